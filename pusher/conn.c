@@ -1,0 +1,281 @@
+/* Connection output queues and their limits.  Frames are built here (server
+ * frames are unmasked) and written with one lws_write per turn, so many
+ * events to one client cost one system call. */
+#include "conn.h"
+
+#include "fanout.h"
+#include "log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest write per writable callback: big enough to batch, small enough
+ * that libwebsockets rarely has to keep a partial send. */
+#define WRITE_CHUNK (64 * 1024)
+
+/* An idle connection gives back a buffer larger than this. */
+#define KEEP_BUFFER (16 * 1024)
+
+const char *conn_tag(const conn_t *c)
+{
+    static __thread char tag[32];
+
+    snprintf(tag, sizeof(tag), "conn %u", c->id);
+    return tag;
+}
+
+void conn_open(pusher_t *p, conn_t *c, struct lws *wsi, protocol_t proto)
+{
+    memset(c, 0, sizeof(*c));
+    c->wsi = wsi;
+    c->p = p;
+    c->id = ++p->next_conn_id;
+    c->protocol = (uint8_t)proto;
+    c->state = CONN_OPEN;
+    c->opened_ms = c->last_seen_ms = c->last_ping_ms = pusher_now_ms();
+    c->tokens = (double)p->set.rate_burst;
+    c->tokens_ms = c->opened_ms;
+    buf_init(&c->out, 0);
+    buf_init(&c->in, (size_t)p->set.max_message_bytes);
+
+    c->next = p->conns;
+    if (p->conns)
+        p->conns->prev = c;
+    p->conns = c;
+    p->nconns++;
+    p->stats.connections_total++;
+}
+
+void conn_closed(pusher_t *p, conn_t *c)
+{
+    if (!c->p)
+        return;
+    while (c->nsubs > 0)
+        fanout_unsubscribe(p, c->subs[c->nsubs - 1]);
+    free(c->subs);
+    c->subs = NULL;
+    p->queue_bytes -= conn_queued(c);
+    buf_free(&c->out);
+    buf_free(&c->in);
+    free(c->close_reason);
+    free(c->ident);
+
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        p->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+
+    /* Unlink from the dirty list; it is short-lived and walked once. */
+    for (conn_t **d = &p->dirty; *d; d = &(*d)->next_dirty) {
+        if (*d == c) {
+            *d = c->next_dirty;
+            break;
+        }
+    }
+    p->nconns--;
+    c->p = NULL;
+}
+
+size_t conn_queued(const conn_t *c)
+{
+    return c->out.len > c->out_sent ? c->out.len - c->out_sent : 0;
+}
+
+static void mark_dirty(conn_t *c)
+{
+    if (c->dirty)
+        return;
+    c->dirty = true;
+    c->next_dirty = c->p->dirty;
+    c->p->dirty = c;
+}
+
+void conn_close(conn_t *c, uint16_t code, const char *reason, bool discard)
+{
+    if (c->state == CONN_CLOSING)
+        return;
+    c->state = CONN_CLOSING;
+    c->close_code = code;
+    free(c->close_reason);
+    c->close_reason = reason ? strdup(reason) : NULL;
+    if (discard) {
+        c->p->queue_bytes -= conn_queued(c);
+        buf_free(&c->out);
+        c->out_sent = 0;
+    }
+    mark_dirty(c);
+}
+
+/* Makes room for n more bytes, keeping LWS_PRE bytes of headroom at the
+ * start; closes the connection when its queue would pass the limit. */
+static bool reserve(conn_t *c, size_t n)
+{
+    pusher_t *p = c->p;
+
+    if (c->state == CONN_CLOSING)
+        return false;
+    if (conn_queued(c) + n > (size_t)p->set.max_queue_bytes) {
+        char reason[120];
+
+        p->stats.slow_closes++;
+        snprintf(reason, sizeof(reason),
+                 "send queue over %ld bytes: reconnect and resume from "
+                 "your last cursor",
+                 p->set.max_queue_bytes);
+        log_info(conn_tag(c), "client reads too slowly; closing with %d",
+                 CLOSE_TRY_AGAIN);
+        conn_close(c, CLOSE_TRY_AGAIN, reason, true);
+        return false;
+    }
+    if (c->out.len == 0) {
+        if (!buf_reserve(&c->out, LWS_PRE + n))
+            return false;
+        memset(c->out.data, 0, LWS_PRE);
+        c->out.len = LWS_PRE;
+        c->out_sent = LWS_PRE;
+    } else if (c->out_sent > c->out.cap / 2 &&
+               c->out_sent > LWS_PRE + WRITE_CHUNK) {
+        /* Most of the buffer is already written: slide the rest down. */
+        size_t left = c->out.len - c->out_sent;
+
+        memmove(c->out.data + LWS_PRE, c->out.data + c->out_sent, left);
+        c->out.len = LWS_PRE + left;
+        c->out_sent = LWS_PRE;
+    }
+    if (!buf_reserve(&c->out, n))
+        return false;
+    mark_dirty(c);
+    return true;
+}
+
+bool conn_frame_begin(conn_t *c, size_t payload_len)
+{
+    uint8_t header[10];
+    size_t hlen;
+
+    header[0] = 0x81; /* final fragment, text */
+    if (payload_len < 126) {
+        header[1] = (uint8_t)payload_len;
+        hlen = 2;
+    } else if (payload_len < 65536) {
+        header[1] = 126;
+        header[2] = (uint8_t)(payload_len >> 8);
+        header[3] = (uint8_t)payload_len;
+        hlen = 4;
+    } else {
+        header[1] = 127;
+        for (int i = 0; i < 8; i++)
+            header[2 + i] = (uint8_t)((uint64_t)payload_len >> (56 - 8 * i));
+        hlen = 10;
+    }
+    if (!reserve(c, hlen + payload_len))
+        return false;
+    memcpy(c->out.data + c->out.len, header, hlen);
+    c->out.len += hlen;
+    c->p->queue_bytes += hlen + payload_len;
+    return true;
+}
+
+void conn_append(conn_t *c, const void *data, size_t len)
+{
+    /* Room was reserved by conn_frame_begin. */
+    memcpy(c->out.data + c->out.len, data, len);
+    c->out.len += len;
+}
+
+bool conn_send(conn_t *c, const char *data, size_t len)
+{
+    if (!conn_frame_begin(c, len))
+        return false;
+    conn_append(c, data, len);
+    return true;
+}
+
+void conn_flush_dirty(pusher_t *p)
+{
+    conn_t *c = p->dirty;
+
+    p->dirty = NULL;
+    while (c) {
+        conn_t *next = c->next_dirty;
+
+        c->dirty = false;
+        c->next_dirty = NULL;
+        lws_callback_on_writable(c->wsi);
+        c = next;
+    }
+}
+
+int conn_on_writable(conn_t *c)
+{
+    size_t left = conn_queued(c);
+
+    if (left > 0) {
+        size_t n = left > WRITE_CHUNK ? WRITE_CHUNK : left;
+        int written = lws_write(c->wsi, c->out.data + c->out_sent, n,
+                                LWS_WRITE_RAW);
+
+        if (written < 0)
+            return -1;
+        c->out_sent += n;
+        c->p->queue_bytes -= n;
+        if (c->out_sent == c->out.len) {
+            if (c->out.cap > KEEP_BUFFER) {
+                buf_free(&c->out);
+            } else {
+                c->out.len = 0;
+            }
+            c->out_sent = 0;
+        } else {
+            lws_callback_on_writable(c->wsi);
+            return 0;
+        }
+    }
+    if (c->state == CONN_CLOSING) {
+        const char *reason = c->close_reason ? c->close_reason : "";
+
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)reason,
+                         strlen(reason) > 120 ? 120 : strlen(reason));
+        return -1;
+    }
+    return 0;
+}
+
+int conn_on_receive(conn_t *c, const void *in, size_t len, bool final)
+{
+    if (!buf_append(&c->in, in, len)) {
+        char reason[80];
+
+        snprintf(reason, sizeof(reason), "message larger than %ld bytes",
+                 c->p->set.max_message_bytes);
+        buf_free(&c->in);
+        conn_close(c, CLOSE_TOO_BIG, reason, false);
+        return -1;
+    }
+    c->last_seen_ms = pusher_now_ms();
+    return final ? 1 : 0;
+}
+
+bool conn_rate_ok(conn_t *c)
+{
+    pusher_t *p = c->p;
+    int64_t now = pusher_now_ms();
+
+    if (p->set.rate_limit <= 0)
+        return true;
+    c->tokens += (double)(now - c->tokens_ms) * (double)p->set.rate_limit /
+                 1000.0;
+    c->tokens_ms = now;
+    if (c->tokens > (double)p->set.rate_burst)
+        c->tokens = (double)p->set.rate_burst;
+    if (c->tokens < 1.0) {
+        p->stats.rate_limited++;
+        return false;
+    }
+    c->tokens -= 1.0;
+    return true;
+}

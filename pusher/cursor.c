@@ -1,0 +1,234 @@
+/* Cursor encoding and decoding, with an HMAC so only pushers sharing the
+ * secret can mint cursors. */
+#include "cursor.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAC_SIZE 16
+
+static const char b64url[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void cursor_topic_hash(const char *topic, uint8_t out[8])
+{
+    uint8_t digest[SHA256_DIGEST_LENGTH];
+
+    SHA256((const uint8_t *)topic, strlen(topic), digest);
+    memcpy(out, digest, 8);
+}
+
+void cursor_derive_key(const char *secret, uint8_t key[CURSOR_KEY_SIZE])
+{
+    static const char label[] = "cdc cursor signing key v1";
+    unsigned int len = CURSOR_KEY_SIZE;
+
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const uint8_t *)label,
+         sizeof(label) - 1, key, &len);
+}
+
+static void put_varint(uint8_t *p, size_t *n, uint64_t v)
+{
+    while (v >= 0x80) {
+        p[(*n)++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[(*n)++] = (uint8_t)v;
+}
+
+static bool get_varint(const uint8_t *p, size_t len, size_t *at, uint64_t *v)
+{
+    uint64_t out = 0;
+
+    for (int shift = 0; shift < 64; shift += 7) {
+        uint8_t b;
+
+        if (*at >= len)
+            return false;
+        b = p[(*at)++];
+        out |= (uint64_t)(b & 0x7F) << shift;
+        if (!(b & 0x80)) {
+            *v = out;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void mac(const uint8_t key[CURSOR_KEY_SIZE], const uint8_t *data,
+                size_t len, uint8_t out[MAC_SIZE])
+{
+    uint8_t full[32];
+    unsigned int flen = sizeof(full);
+
+    HMAC(EVP_sha256(), key, CURSOR_KEY_SIZE, data, len, full, &flen);
+    memcpy(out, full, MAC_SIZE);
+}
+
+bool cursor_encode(const uint8_t topic_hash[8], const cursor_part_t *parts,
+                   int nparts, const uint8_t key[CURSOR_KEY_SIZE],
+                   buf_t *out)
+{
+    uint8_t *raw;
+    size_t n = 0;
+    uint32_t bits = 0;
+    int nbits = 0;
+    bool ok;
+
+    if (nparts < 0 || nparts > CURSOR_MAX_PARTITIONS)
+        return false;
+    raw = malloc(1 + 8 + 10 + (size_t)nparts * 61 + MAC_SIZE);
+    if (!raw)
+        return false;
+    raw[n++] = CURSOR_VERSION;
+    memcpy(raw + n, topic_hash, 8);
+    n += 8;
+    put_varint(raw, &n, (uint64_t)nparts);
+    for (int i = 0; i < nparts; i++) {
+        put_varint(raw, &n, (uint64_t)parts[i].next_offset);
+        put_varint(raw, &n, parts[i].last_pos.commit_lsn);
+        put_varint(raw, &n, parts[i].last_pos.seq);
+        if (wire_position_cmp(&parts[i].max_pos, &parts[i].last_pos) == 0) {
+            raw[n++] = 0;
+        } else {
+            raw[n++] = 1;
+            put_varint(raw, &n, parts[i].max_pos.commit_lsn);
+            put_varint(raw, &n, parts[i].max_pos.seq);
+        }
+    }
+    mac(key, raw, n, raw + n);
+    n += MAC_SIZE;
+
+    ok = buf_reserve(out, n * 4 / 3 + 4);
+    for (size_t i = 0; ok && i < n; i++) {
+        bits = bits << 8 | raw[i];
+        nbits += 8;
+        while (nbits >= 6) {
+            nbits -= 6;
+            out->data[out->len++] = (uint8_t)b64url[(bits >> nbits) & 63];
+        }
+    }
+    if (ok && nbits > 0)
+        out->data[out->len++] = (uint8_t)b64url[(bits << (6 - nbits)) & 63];
+    free(raw);
+    return ok;
+}
+
+static int b64val(char c)
+{
+    const char *p = memchr(b64url, c, 64);
+
+    return c && p ? (int)(p - b64url) : -1;
+}
+
+cursor_status_t cursor_decode(const char *text, size_t len,
+                              const uint8_t topic_hash[8],
+                              const uint8_t key[CURSOR_KEY_SIZE],
+                              cursor_t **out, char *err, size_t errlen)
+{
+    uint8_t *raw = NULL, expected[MAC_SIZE];
+    size_t n = 0, at = 0;
+    uint32_t bits = 0;
+    int nbits = 0;
+    uint64_t nparts;
+    cursor_t *c = NULL;
+    cursor_status_t st = CURSOR_MALFORMED;
+
+    *out = NULL;
+    if (len == 0 || len > CURSOR_MAX_TEXT) {
+        snprintf(err, errlen, "cursor is empty or longer than %d characters",
+                 CURSOR_MAX_TEXT);
+        return CURSOR_MALFORMED;
+    }
+    raw = malloc(len);
+    if (!raw) {
+        snprintf(err, errlen, "out of memory");
+        return CURSOR_MALFORMED;
+    }
+    for (size_t i = 0; i < len; i++) {
+        int v = b64val(text[i]);
+
+        if (v < 0) {
+            snprintf(err, errlen, "cursor has a character outside base64url");
+            goto out;
+        }
+        bits = bits << 6 | (uint32_t)v;
+        nbits += 6;
+        if (nbits >= 8) {
+            nbits -= 8;
+            raw[n++] = (uint8_t)(bits >> nbits);
+        }
+    }
+    if (n < 1 + 8 + 1 + MAC_SIZE || raw[0] != CURSOR_VERSION) {
+        snprintf(err, errlen, "cursor is not a version %d cursor",
+                 CURSOR_VERSION);
+        goto out;
+    }
+
+    mac(key, raw, n - MAC_SIZE, expected);
+    if (CRYPTO_memcmp(expected, raw + n - MAC_SIZE, MAC_SIZE) != 0) {
+        snprintf(err, errlen, "cursor signature does not match");
+        st = CURSOR_FORGED;
+        goto out;
+    }
+    if (memcmp(raw + 1, topic_hash, 8) != 0) {
+        snprintf(err, errlen, "cursor belongs to another collection");
+        st = CURSOR_FOREIGN;
+        goto out;
+    }
+
+    n -= MAC_SIZE;
+    at = 9;
+    if (!get_varint(raw, n, &at, &nparts) || nparts > CURSOR_MAX_PARTITIONS) {
+        snprintf(err, errlen, "cursor partition count is invalid");
+        goto out;
+    }
+    c = calloc(1, sizeof(*c) + (size_t)nparts * sizeof(cursor_part_t));
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    memcpy(c->topic_hash, topic_hash, 8);
+    c->nparts = (int)nparts;
+    for (uint64_t i = 0; i < nparts; i++) {
+        uint64_t off, lsn, seq, differs;
+
+        if (!get_varint(raw, n, &at, &off) || !get_varint(raw, n, &at, &lsn) ||
+            !get_varint(raw, n, &at, &seq) ||
+            !get_varint(raw, n, &at, &differs) || off > INT64_MAX ||
+            differs > 1) {
+            snprintf(err, errlen, "cursor is truncated");
+            goto out;
+        }
+        c->parts[i].next_offset = (int64_t)off;
+        c->parts[i].last_pos.commit_lsn = lsn;
+        c->parts[i].last_pos.seq = seq;
+        c->parts[i].max_pos = c->parts[i].last_pos;
+        if (differs && (!get_varint(raw, n, &at, &lsn) ||
+                        !get_varint(raw, n, &at, &seq))) {
+            snprintf(err, errlen, "cursor is truncated");
+            goto out;
+        }
+        if (differs) {
+            c->parts[i].max_pos.commit_lsn = lsn;
+            c->parts[i].max_pos.seq = seq;
+        }
+    }
+    if (at != n) {
+        snprintf(err, errlen, "cursor has trailing bytes");
+        goto out;
+    }
+    *out = c;
+    c = NULL;
+    st = CURSOR_OK;
+
+out:
+    free(c);
+    free(raw);
+    return st;
+}

@@ -245,7 +245,11 @@ static bool decode_change(pgoutput_decoder_t *d, cursor_t *c,
                  tag);
         return false;
     }
-    return get_tuple(d, c, base, &m->u.change.new_tuple);
+    if (!get_tuple(d, c, base, &m->u.change.new_tuple))
+        return false;
+    /* Reading the new tuple may have moved the datum array. */
+    m->u.change.old_tuple.cols = d->datums;
+    return true;
 }
 
 static bool decode_truncate(pgoutput_decoder_t *d, cursor_t *c,

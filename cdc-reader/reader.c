@@ -832,10 +832,17 @@ static void on_tick(uv_timer_t *t)
 
 /* Stopping. */
 
+/* Closes the reader's own handles; libwebsockets closes its own. */
 static void close_handle(uv_handle_t *h, void *arg)
 {
-    (void)arg;
-    if (!uv_is_closing(h))
+    reader_t *r = arg;
+
+    if (uv_is_closing(h))
+        return;
+    if (h == (uv_handle_t *)&r->tick || h == (uv_handle_t *)&r->sigterm ||
+        h == (uv_handle_t *)&r->sigint ||
+        h == (uv_handle_t *)&r->producer_poll ||
+        (r->stream_poll_open && h == (uv_handle_t *)&r->stream_poll))
         uv_close(h, NULL);
 }
 
@@ -1227,9 +1234,12 @@ int reader_run(void)
 out:
     if (r->state != STATE_STOPPING && r->producer)
         stop_reader(r, r->exit_code);
+
+    /* Our handles first, then libwebsockets', which closes its own while
+     * the loop runs to the end. */
+    uv_walk(&r->loop, close_handle, r);
     if (r->http)
-        httpd_stop(r->http);
-    uv_walk(&r->loop, close_handle, NULL);
+        httpd_stop(r->http, &r->loop);
     uv_run(&r->loop, UV_RUN_DEFAULT);
     uv_loop_close(&r->loop);
 

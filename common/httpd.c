@@ -255,13 +255,17 @@ void *httpd_user(struct lws_context *ctx)
     return st->user;
 }
 
-void httpd_stop(struct lws_context *ctx)
+void httpd_stop(struct lws_context *ctx, uv_loop_t *loop)
 {
     httpd_state_t *st;
 
     if (!ctx)
         return;
     st = lws_context_user(ctx);
+    /* With a loop of ours, libwebsockets closes its handles on the first
+     * call and frees the context on the second, once they are closed. */
+    lws_context_destroy(ctx);
+    uv_run(loop, UV_RUN_DEFAULT);
     lws_context_destroy(ctx);
     free(st);
 }

@@ -62,8 +62,10 @@ struct lws_context *httpd_start(uv_loop_t *loop, const httpd_options_t *opts,
  * (lws_get_context(wsi) gives the context). */
 void *httpd_user(struct lws_context *ctx);
 
-/* Stops accepting and closes every connection; the loop can then end. */
-void httpd_stop(struct lws_context *ctx);
+/* Closes every connection and frees the context.  Runs loop until
+ * libwebsockets' handles are closed, so the caller closes its own handles
+ * first (they close during the same run). */
+void httpd_stop(struct lws_context *ctx, uv_loop_t *loop);
 
 /* The HTTP protocol callback; exposed so that a program listing its own
  * protocols can put it first. */

@@ -96,11 +96,12 @@ void auth_public_identity(identity_t *out);
  * (microseconds since 1970).  No token (NULL or len 0) gives the public
  * identity and AUTH_OK.  Static tokens are looked up in perms (NULL: there
  * are none); JWTs need a (NULL: every JWT is refused).  On AUTH_OK out is
- * the client's identity; otherwise out is the public identity, which the
- * caller must not grant, and why says what was wrong (for the log, not for
- * the client; it never contains the token).  On AUTH_OK why names the kind
- * ("no token", "static token", "JWT").  why may be NULL.  Nothing is kept
- * of token or perms. */
+ * the client's identity; otherwise out is cleared to the public identity
+ * (refuse the client: do not admit it as public), and why says what was
+ * wrong, for the log and not for the client: it may quote a short,
+ * sanitised "alg" or "iss" value, never the token or its signature.  On
+ * AUTH_OK why names the kind ("no token", "static token", "JWT").  why may
+ * be NULL.  Nothing is kept of token or perms. */
 auth_result_t auth_verify(const auth_t *a, const permissions_t *perms,
                           const char *token, size_t len, int64_t now_us,
                           identity_t *out, char *why, size_t whylen);

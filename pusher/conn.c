@@ -17,6 +17,9 @@
 /* An idle connection gives back a buffer larger than this. */
 #define KEEP_BUFFER (16 * 1024)
 
+/* How long a closing connection waits for the peer's close frame. */
+#define CLOSE_WAIT_MS 3000
+
 const char *conn_tag(const conn_t *c)
 {
     static __thread char tag[32];
@@ -194,6 +197,31 @@ bool conn_send(conn_t *c, const char *data, size_t len)
     return true;
 }
 
+/* Our close frame goes out through the same queue as everything else, so
+ * it follows what is queued; the peer's answering close frame then ends
+ * the connection in libwebsockets. */
+static void queue_close_frame(conn_t *c)
+{
+    const char *reason = c->close_reason ? c->close_reason : "";
+    size_t rlen = strlen(reason) > 123 ? 123 : strlen(reason);
+    uint8_t frame[2 + 2 + 123];
+
+    frame[0] = 0x88; /* final fragment, close */
+    frame[1] = (uint8_t)(2 + rlen);
+    frame[2] = (uint8_t)(c->close_code >> 8);
+    frame[3] = (uint8_t)c->close_code;
+    memcpy(frame + 4, reason, rlen);
+    c->close_queued = true;
+    c->state = CONN_OPEN; /* reserve() refuses closing connections */
+    if (reserve(c, 4 + rlen)) {
+        memcpy(c->out.data + c->out.len, frame, 4 + rlen);
+        c->out.len += 4 + rlen;
+        c->p->queue_bytes += 4 + rlen;
+    }
+    c->state = CONN_CLOSING;
+    lws_callback_on_writable(c->wsi);
+}
+
 void conn_flush_dirty(pusher_t *p)
 {
     conn_t *c = p->dirty;
@@ -235,14 +263,23 @@ int conn_on_writable(conn_t *c)
         }
     }
     if (c->state == CONN_CLOSING) {
-        const char *reason = c->close_reason ? c->close_reason : "";
-
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)reason,
-                         strlen(reason) > 120 ? 120 : strlen(reason));
-        return -1;
+        if (!c->close_queued)
+            queue_close_frame(c);
+        else if (!c->close_sent_ms)
+            c->close_sent_ms = pusher_now_ms();
     }
     return 0;
+}
+
+void conn_expire_closing(conn_t *c, int64_t now_ms)
+{
+    /* A peer that does not answer our close frame is dropped. */
+    if (c->state == CONN_CLOSING && c->close_sent_ms &&
+        now_ms - c->close_sent_ms > CLOSE_WAIT_MS)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    else if (c->state == CONN_CLOSING && !c->close_sent_ms &&
+             now_ms - c->last_seen_ms > CLOSE_WAIT_MS * 4)
+        lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 }
 
 int conn_on_receive(conn_t *c, const void *in, size_t len, bool final)

@@ -40,6 +40,9 @@ void conn_flush_dirty(pusher_t *p);
  * when the connection should close now. */
 int conn_on_writable(conn_t *c);
 
+/* Drops a closing connection whose peer never answered our close. */
+void conn_expire_closing(conn_t *c, int64_t now_ms);
+
 /* Adds an incoming fragment; returns 1 when a whole message is in c->in,
  * 0 when more is coming, -1 when it is too large (closed). */
 int conn_on_receive(conn_t *c, const void *in, size_t len, bool final);

@@ -27,6 +27,7 @@ typedef struct consumer {
     rd_kafka_queue_t *queue;
     int pipe[2];
     uv_poll_t poll;
+    bool poll_open;
     rd_kafka_message_t *batch[BATCH_SIZE];
     int nbatch;
     int at;              /* next message of batch to process */
@@ -96,9 +97,19 @@ bool consumer_init(pusher_t *p, char *err, size_t errlen)
     }
     rd_kafka_queue_io_event_enable(k->queue, k->pipe[1], "1", 1);
     uv_poll_init(&p->loop, &k->poll, k->pipe[0]);
+    k->poll_open = true;
     k->poll.data = p;
     uv_poll_start(&k->poll, UV_READABLE, on_readable);
     return true;
+}
+
+static void consumer_closed(uv_handle_t *h)
+{
+    consumer_t *k = h->data;
+
+    if (k->pipe[0] >= 0)
+        close(k->pipe[0]);
+    free(k);
 }
 
 void consumer_free(pusher_t *p)
@@ -107,8 +118,10 @@ void consumer_free(pusher_t *p)
 
     if (!k)
         return;
-    for (int i = k->at; i < k->nbatch; i++)
-        rd_kafka_message_destroy(k->batch[i]);
+    for (int i = k->at; i < k->nbatch; i++) {
+        if (k->batch[i])
+            rd_kafka_message_destroy(k->batch[i]);
+    }
     for (int i = 0; i < p->ncolls; i++) {
         live_topic_t *lt = p->colls[i]->live;
 
@@ -125,14 +138,19 @@ void consumer_free(pusher_t *p)
         rd_kafka_consumer_close(k->rk);
         rd_kafka_destroy(k->rk);
     }
-    if (k->pipe[0] >= 0)
-        close(k->pipe[0]);
     if (k->pipe[1] >= 0)
         close(k->pipe[1]);
     arena_free(&k->arena);
     buf_free(&k->cursor);
-    free(k);
     p->consumer = NULL;
+    /* The poll handle is part of k: free it once the loop let it go. */
+    if (k->poll_open) {
+        k->poll.data = k;
+        uv_close((uv_handle_t *)&k->poll, consumer_closed);
+    } else {
+        k->poll.data = k;
+        consumer_closed((uv_handle_t *)&k->poll);
+    }
 }
 
 bool consumer_position(const rd_kafka_message_t *m, wire_position_t *pos)

@@ -164,6 +164,12 @@ cursor_status_t cursor_decode(const char *text, size_t len,
             raw[n++] = (uint8_t)(bits >> nbits);
         }
     }
+    /* Bits left over in the last character must be zero, so that one
+     * cursor has exactly one spelling. */
+    if (nbits > 0 && (bits & ((1u << nbits) - 1)) != 0) {
+        snprintf(err, errlen, "cursor is not canonical base64url");
+        goto out;
+    }
     if (n < 1 + 8 + 1 + MAC_SIZE || raw[0] != CURSOR_VERSION) {
         snprintf(err, errlen, "cursor is not a version %d cursor",
                  CURSOR_VERSION);

@@ -98,7 +98,8 @@
 #include "../schemas/table_schema.h"
 #include "../schemas/value.h"
 
-/* Limits on what one filter may hold. */
+/* Limits on what one filter may hold; besides them, the values it keeps
+ * (strings, lists) may take at most 4 MiB. */
 #define FILTER_MAX_DEPTH  32        /* nesting of objects and arrays */
 #define FILTER_MAX_NODES  1000      /* conditions and _and/_or groups */
 #define FILTER_MAX_LIST   10000     /* values in all lists together */

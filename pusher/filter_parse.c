@@ -14,7 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bytes of values one filter may keep (strings, lists, folded text). */
+/* Bytes of values one filter may keep (strings, lists, folded text);
+ * filter.h and the message say 4 MiB. */
 #define FILTER_MAX_MEMORY (4u << 20)
 
 /* ---- memory that lives with the filter ---- */
@@ -1378,61 +1379,44 @@ static int canon_cmp(const void *a, const void *b)
 static cnode_t *group_finish(cctx_t *c, cnode_t *g)
 {
     cnode_t **kids = g->kids;
-    uint32_t n = g->nkids, k = 0;
-    cnode_t *one;
+    uint32_t n = g->nkids, i, k;
+    bool everything = false; /* an _or branch matches every row */
     buf_t b;
     bool ok;
 
     g->kids = NULL;
     g->nkids = g->cap = 0;
-    for (uint32_t i = 0; i < n; i++) {
+    for (i = 0; i < n; i++) {
         cnode_t *kid = kids[i];
 
-        if (kid->n.kind == g->n.kind) {
-            for (uint32_t j = 0; j < kid->nkids; j++) {
-                if (!cnode_add(c, g, kid->kids[j]))
-                    goto fail_from;
-                kid->kids[j] = NULL;
-            }
-            kid->nkids = 0;
+        if (kid->n.kind == FN_TRUE || everything) {
+            everything = everything || g->n.kind == FN_OR;
             cnode_free(kid);
-            kids[i] = NULL;
-            continue;
-        }
-        if (kid->n.kind == FN_TRUE) {
-            if (g->n.kind == FN_OR) {
-                /* One branch matches everything: so does the group. */
-                for (uint32_t j = i; j < n; j++)
-                    cnode_free(kids[j]);
-                free(kids);
-                for (uint32_t j = 0; j < g->nkids; j++)
-                    cnode_free(g->kids[j]);
-                g->nkids = 0;
-                g->n.kind = FN_TRUE;
-                goto spell;
+        } else if (kid->n.kind == g->n.kind) {
+            /* Nested group of the same kind: adopt its children. */
+            for (k = 0; k < kid->nkids; k++) {
+                if (!cnode_add(c, g, kid->kids[k]))
+                    goto fail;
+                kid->kids[k] = NULL;
             }
             cnode_free(kid);
-            kids[i] = NULL;
-            continue;
+        } else if (!cnode_add(c, g, kid)) {
+            goto fail;
         }
-        if (!cnode_add(c, g, kid))
-            goto fail_from;
         kids[i] = NULL;
-        continue;
-
-    fail_from:
-        for (uint32_t j = i; j < n; j++)
-            cnode_free(kids[j]);
-        free(kids);
-        cnode_free(g);
-        return NULL;
     }
     free(kids);
+    kids = NULL;
 
+    if (everything) {
+        for (k = 0; k < g->nkids; k++)
+            cnode_free(g->kids[k]);
+        g->nkids = 0;
+    }
     if (g->nkids > 1) {
         qsort(g->kids, g->nkids, sizeof(cnode_t *), canon_cmp);
         k = 1;
-        for (uint32_t i = 1; i < g->nkids; i++) {
+        for (i = 1; i < g->nkids; i++) {
             if (canon_cmp(&g->kids[k - 1], &g->kids[i]) == 0)
                 cnode_free(g->kids[i]);
             else
@@ -1440,34 +1424,42 @@ static cnode_t *group_finish(cctx_t *c, cnode_t *g)
         }
         g->nkids = k;
     }
-    if (g->nkids == 0) {
-        /* {} and empty groups match every row, as in Directus. */
-        g->n.kind = FN_TRUE;
-    } else if (g->nkids == 1) {
-        one = g->kids[0];
+    if (g->nkids == 1) {
+        cnode_t *one = g->kids[0];
+
         g->nkids = 0;
         cnode_free(g);
         return one;
     }
+    if (g->nkids == 0)
+        g->n.kind = FN_TRUE; /* {} and empty groups match every row */
 
-spell:
     buf_init(&b, 0);
     if (g->n.kind == FN_TRUE) {
         ok = buf_puts(&b, "{}");
     } else {
         ok = buf_puts(&b, g->n.kind == FN_AND ? "{\"_and\":[" : "{\"_or\":[");
-        for (uint32_t i = 0; ok && i < g->nkids; i++) {
+        for (i = 0; ok && i < g->nkids; i++) {
             ok = (i == 0 || buf_putc(&b, ',')) &&
                  buf_append(&b, g->kids[i]->canon, g->kids[i]->canon_len);
         }
         ok = ok && buf_puts(&b, "]}");
     }
-    if (!ok || !set_canon(c, g, &b)) {
+    if (!ok) {
         buf_free(&b);
-        cnode_free(g);
-        return fail(c, "out of memory");
+        fail(c, "out of memory");
+        goto fail;
     }
+    if (!set_canon(c, g, &b))
+        goto fail;
     return g;
+
+fail:
+    for (; kids && i < n; i++)
+        cnode_free(kids[i]);
+    free(kids);
+    cnode_free(g);
+    return NULL;
 }
 
 static cnode_t *parse_filter(cctx_t *c, const json_t *j, int depth);

@@ -62,7 +62,8 @@ typedef struct gql_out_field {
 #define GQL_EVENT_CREATE (1u << 0)
 #define GQL_EVENT_UPDATE (1u << 1)
 #define GQL_EVENT_DELETE (1u << 2)
-#define GQL_EVENT_ALL    (GQL_EVENT_CREATE | GQL_EVENT_UPDATE | GQL_EVENT_DELETE)
+
+#define GQL_EVENT_ALL (GQL_EVENT_CREATE | GQL_EVENT_UPDATE | GQL_EVENT_DELETE)
 
 typedef struct gql_plan {
     char *collection;
@@ -71,7 +72,7 @@ typedef struct gql_plan {
     unsigned events;    /* GQL_EVENT_* bits; all three without event arg */
     /* The filter argument as a Directus JSON filter (after GraphQL input
      * coercion: lists stay arrays, numbers numbers, ID values strings), or
-     * NULL when no filter was given. */
+     * NULL when the argument is absent or null. */
     json_t *filter;
     bool has_after; /* after: "" means "from now" and still counts */
     char *after;
@@ -90,7 +91,8 @@ typedef struct gql_plan {
 /* Parses, validates and compiles one subscribe request.  operation_name
  * may be NULL; variables may be NULL (none) or a JSON object.  Returns a
  * plan the caller frees with gql_plan_free, or NULL after filling up to
- * maxerr errors (*nerrors holds how many were filled, at least 1).  The
+ * maxerr errors (*nerrors holds how many were filled: at least one when
+ * maxerr > 0).  The
  * collections are only read during the call; the plan keeps no pointer
  * into them or into the query. */
 gql_plan_t *gql_compile(const char *query, size_t len,

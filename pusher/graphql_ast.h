@@ -84,6 +84,8 @@ typedef struct gql_lexer {
     arena_t *arena;
 } gql_lexer_t;
 
+/* Starts reading src (len bytes, which must outlive the lexer); decoded
+ * strings go to arena. */
 void gql_lexer_init(gql_lexer_t *lx, const char *src, size_t len,
                     arena_t *arena);
 
@@ -119,8 +121,8 @@ struct gql_value {
      * STRING: the decoded value (len bytes, may hold NULs) */
     const char *str;
     size_t len;
-    bool boolean; /* BOOLEAN */
-    bool block;   /* STRING written as a block string */
+    bool boolean;        /* BOOLEAN */
+    bool block;          /* STRING written as a block string */
     gql_value_t **items; /* LIST */
     int nitems;
     gql_object_field_t **fields; /* OBJECT, in document order */
@@ -143,8 +145,8 @@ typedef enum gql_type_ref_kind {
 typedef struct gql_type_ref {
     gql_type_ref_kind_t kind;
     gql_loc_t loc;
-    const char *name;         /* NAMED */
-    struct gql_type_ref *of;  /* LIST, NON_NULL */
+    const char *name;        /* NAMED */
+    struct gql_type_ref *of; /* LIST, NON_NULL */
 } gql_type_ref_t;
 
 typedef struct gql_argument {
@@ -177,10 +179,10 @@ typedef struct gql_selection_set {
 struct gql_selection {
     gql_selection_kind_t kind;
     gql_loc_t loc;
-    const char *alias;       /* FIELD, NULL without alias */
-    const char *name;        /* FIELD name, FRAGMENT_SPREAD fragment */
+    const char *alias; /* FIELD, NULL without alias */
+    const char *name;  /* FIELD name, FRAGMENT_SPREAD fragment */
     gql_loc_t name_loc;
-    gql_argument_t **args;   /* FIELD */
+    gql_argument_t **args; /* FIELD */
     int nargs;
     gql_directive_t **directives;
     int ndirectives;
@@ -292,23 +294,23 @@ typedef struct gql_field_def {
     gql_input_value_t *args;
     int nargs;
     gql_field_role_t role;
-    int collection; /* ROOT: index into the schema's collections */
+    int collection;  /* ROOT: index into the schema's collections */
     bool short_form; /* ROOT: the short form C rather than C_mutated */
-    int column;     /* COLUMN: index into the table schema */
+    int column;      /* COLUMN: index into the table schema */
 } gql_field_def_t;
 
 struct gql_type {
     gql_type_kind_t kind;
-    const char *name;          /* NULL for LIST and NON_NULL */
-    gql_type_t *of;            /* LIST, NON_NULL */
-    gql_type_t *list_of;       /* interned wrappers, so equal types are */
-    gql_type_t *non_null_of;   /* the same pointer */
-    gql_scalar_t scalar;       /* SCALAR */
-    gql_field_def_t *fields;   /* OBJECT */
+    const char *name;        /* NULL for LIST and NON_NULL */
+    gql_type_t *of;          /* LIST, NON_NULL */
+    gql_type_t *list_of;     /* interned wrappers, so equal types are */
+    gql_type_t *non_null_of; /* the same pointer */
+    gql_scalar_t scalar;     /* SCALAR */
+    gql_field_def_t *fields; /* OBJECT */
     int nfields;
     gql_input_value_t *input_fields; /* INPUT_OBJECT */
     int ninput_fields;
-    const char **enum_values;  /* ENUM */
+    const char **enum_values; /* ENUM */
     int nenum_values;
 };
 
@@ -367,6 +369,8 @@ gql_schema_t *gql_schema_build(arena_t *arena, const gql_collection_t *cols,
 /* A name GraphQL accepts for a type or field of ours. */
 bool gql_valid_name(const char *name);
 
+/* Lookups by name; NULL (false) when there is no such type, directive,
+ * field of an object type, field of an input type or enum value. */
 gql_type_t *gql_schema_type(const gql_schema_t *s, const char *name);
 const gql_directive_def_t *gql_schema_directive(const gql_schema_t *s,
                                                 const char *name);
@@ -381,7 +385,8 @@ const gql_field_def_t *gql_field_lookup(const gql_schema_t *s,
                                         const gql_type_t *parent,
                                         const char *name);
 
-/* List and non-null wrappers; NULL in gives NULL out. */
+/* List and non-null wrappers, made once per type in arena; NULL in (or
+ * memory exhausted) gives NULL out. */
 gql_type_t *gql_list_of(arena_t *arena, gql_type_t *t);
 gql_type_t *gql_non_null_of(arena_t *arena, gql_type_t *t);
 
@@ -389,6 +394,7 @@ gql_type_t *gql_non_null_of(arena_t *arena, gql_type_t *t);
 gql_type_t *gql_named_type(gql_type_t *t);
 gql_type_t *gql_nullable_type(gql_type_t *t);
 
+/* graphql-js's type predicates; all false for NULL. */
 bool gql_is_input_type(const gql_type_t *t);
 bool gql_is_output_type(const gql_type_t *t);
 bool gql_is_leaf_type(const gql_type_t *t);
@@ -396,8 +402,7 @@ bool gql_is_composite_type(const gql_type_t *t);
 
 /* The schema type a written type reference means; NULL when a name in it
  * is unknown. */
-gql_type_t *gql_type_from_ref(const gql_schema_t *s,
-                              const gql_type_ref_t *ref);
+gql_type_t *gql_type_from_ref(const gql_schema_t *s, const gql_type_ref_t *ref);
 
 /* Writes a type as GraphQL prints it ("[String]!"). */
 void gql_print_type(buf_t *out, const gql_type_t *t);
@@ -410,8 +415,9 @@ void gql_print_type(buf_t *out, const gql_type_t *t);
 bool gql_validate(const gql_schema_t *schema, const gql_document_t *doc,
                   gql_errors_t *errors);
 
-/* Up to 5 of options close to input (graphql-js's suggestionList), written
- * as " Did you mean \"a\" or \"b\"?" after prefix ("" when none). */
+/* Appends up to five of opts close to input (graphql-js's suggestionList
+ * and didYouMean): " Did you mean \"a\" or \"b\"?", with submessage
+ * after "mean" when not NULL; nothing when none is close. */
 void gql_did_you_mean(buf_t *out, const char *input, const char *const *opts,
                       int nopts, const char *submessage);
 

@@ -234,8 +234,7 @@ static void describe_char(const gql_lexer_t *lx, size_t pos, char *out,
         snprintf(out, outlen, "<EOF>");
         return;
     }
-    cp = utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos,
-                     &n);
+    cp = utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos, &n);
     if (cp < 0)
         snprintf(out, outlen, "invalid UTF-8 byte 0x%02X",
                  (unsigned char)lx->src[pos]);
@@ -329,8 +328,8 @@ static bool bad_escape(gql_lexer_t *lx, gql_error_t *err, size_t pos,
     /* keep a multi-byte character whole */
     while (end < lx->len && (lx->src[end] & 0xC0) == 0x80)
         end++;
-    set_error(err, lx_loc(lx, pos), "Syntax Error: Invalid %s: \"%.*s\".",
-              what, (int)(end - pos), lx->src + pos);
+    set_error(err, lx_loc(lx, pos), "Syntax Error: Invalid %s: \"%.*s\".", what,
+              (int)(end - pos), lx->src + pos);
     return false;
 }
 
@@ -414,13 +413,12 @@ static bool read_escape(gql_lexer_t *lx, size_t pos, buf_t *b, size_t *size,
 
 /* Copies the source character at pos (validating UTF-8) into b; returns
  * its length, 0 after an error. */
-static size_t copy_char(gql_lexer_t *lx, size_t pos, buf_t *b,
-                        gql_error_t *err)
+static size_t copy_char(gql_lexer_t *lx, size_t pos, buf_t *b, gql_error_t *err)
 {
     int n;
 
-    if (utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos,
-                    &n) < 0) {
+    if (utf8_decode((const unsigned char *)lx->src + pos, lx->len - pos, &n) <
+        0) {
         lex_fail_char(lx, err, pos, "Invalid character within String: ");
         return 0;
     }
@@ -440,16 +438,18 @@ static bool read_string(gql_lexer_t *lx, gql_token_t *tok, gql_error_t *err)
         size_t n;
 
         if (pos >= lx->len) {
-            set_error(err, lx_loc(lx, pos), "Syntax Error: Unterminated "
-                                            "string.");
+            set_error(err, lx_loc(lx, pos),
+                      "Syntax Error: Unterminated "
+                      "string.");
             goto out;
         }
         c = (unsigned char)lx->src[pos];
         if (c == '"')
             break;
         if (c == '\n' || c == '\r') {
-            set_error(err, lx_loc(lx, pos), "Syntax Error: Unterminated "
-                                            "string.");
+            set_error(err, lx_loc(lx, pos),
+                      "Syntax Error: Unterminated "
+                      "string.");
             goto out;
         }
         if (c == '\\') {
@@ -485,6 +485,8 @@ static void dedent_block(const buf_t *raw, const size_t *lines, int nlines,
     size_t common = SIZE_MAX;
     int first = -1, last = -1;
 
+    if (raw->len == 0)
+        return; /* every line is empty */
     for (int i = 0; i < nlines; i++) {
         const char *s = (const char *)raw->data + lines[2 * i];
         size_t len = lines[2 * i + 1];
@@ -528,8 +530,9 @@ static bool read_block_string(gql_lexer_t *lx, gql_token_t *tok,
         size_t n;
 
         if (pos >= lx->len) {
-            set_error(err, lx_loc(lx, pos), "Syntax Error: Unterminated "
-                                            "string.");
+            set_error(err, lx_loc(lx, pos),
+                      "Syntax Error: Unterminated "
+                      "string.");
             goto out;
         }
         if (left >= 3 && memcmp(s, "\"\"\"", 3) == 0) {
@@ -548,8 +551,9 @@ static bool read_block_string(gql_lexer_t *lx, gql_token_t *tok,
                 cap = cap ? cap * 2 : 16;
                 nl = realloc(lines, (size_t)cap * 2 * sizeof(*lines));
                 if (!nl) {
-                    set_error(err, tok->loc, "Document is too large to "
-                                             "process.");
+                    set_error(err, tok->loc,
+                              "Document is too large to "
+                              "process.");
                     goto out;
                 }
                 lines = nl;
@@ -717,12 +721,13 @@ bool gql_lexer_next(gql_lexer_t *lx, gql_token_t *tok, gql_error_t *err)
             continue;
         }
         if (c == '\n' || c == '\r') {
-            pos += (c == '\r' && pos + 1 < lx->len && s[pos + 1] == '\n') ? 2
-                                                                          : 1;
+            pos +=
+                (c == '\r' && pos + 1 < lx->len && s[pos + 1] == '\n') ? 2 : 1;
             new_line(lx, pos);
             continue;
         }
-        if (c == 0xEF && pos + 2 < lx->len && (unsigned char)s[pos + 1] == 0xBB &&
+        if (c == 0xEF && pos + 2 < lx->len &&
+            (unsigned char)s[pos + 1] == 0xBB &&
             (unsigned char)s[pos + 2] == 0xBF) {
             pos += 3; /* U+FEFF, a byte order mark, is white space */
             continue;
@@ -776,8 +781,8 @@ bool gql_lexer_next(gql_lexer_t *lx, gql_token_t *tok, gql_error_t *err)
         {
             int n;
 
-            if (utf8_decode((const unsigned char *)s + pos, lx->len - pos,
-                            &n) < 0)
+            if (utf8_decode((const unsigned char *)s + pos, lx->len - pos, &n) <
+                0)
                 return lex_fail_char(lx, err, pos, "Invalid character: ");
         }
         return lex_fail_char(lx, err, pos, "Unexpected character: ");
@@ -938,8 +943,7 @@ static void expect_keyword(parser_t *p, const char *word)
         return;
     }
     tok_desc(&p->tok, desc, sizeof(desc));
-    fail(p, p->tok.loc, "Syntax Error: Expected \"%s\", found %s.", word,
-         desc);
+    fail(p, p->tok.loc, "Syntax Error: Expected \"%s\", found %s.", word, desc);
 }
 
 static bool optional_keyword(parser_t *p, const char *word)
@@ -1002,8 +1006,7 @@ static const char *parse_name(parser_t *p)
 
 static gql_value_t *parse_value(parser_t *p, bool is_const);
 
-static gql_value_t *new_value(parser_t *p, gql_value_kind_t kind,
-                              gql_loc_t loc)
+static gql_value_t *new_value(parser_t *p, gql_value_kind_t kind, gql_loc_t loc)
 {
     gql_value_t *v = palloc(p, sizeof(*v));
 
@@ -1454,11 +1457,26 @@ static int parse_operation_types(parser_t *p, bool required)
 }
 
 static const char *const directive_locations[] = {
-    "QUERY", "MUTATION", "SUBSCRIPTION", "FIELD", "FRAGMENT_DEFINITION",
-    "FRAGMENT_SPREAD", "INLINE_FRAGMENT", "VARIABLE_DEFINITION", "SCHEMA",
-    "SCALAR", "OBJECT", "FIELD_DEFINITION", "ARGUMENT_DEFINITION",
-    "INTERFACE", "UNION", "ENUM", "ENUM_VALUE", "INPUT_OBJECT",
-    "INPUT_FIELD_DEFINITION", "DIRECTIVE_DEFINITION",
+    "QUERY",
+    "MUTATION",
+    "SUBSCRIPTION",
+    "FIELD",
+    "FRAGMENT_DEFINITION",
+    "FRAGMENT_SPREAD",
+    "INLINE_FRAGMENT",
+    "VARIABLE_DEFINITION",
+    "SCHEMA",
+    "SCALAR",
+    "OBJECT",
+    "FIELD_DEFINITION",
+    "ARGUMENT_DEFINITION",
+    "INTERFACE",
+    "UNION",
+    "ENUM",
+    "ENUM_VALUE",
+    "INPUT_OBJECT",
+    "INPUT_FIELD_DEFINITION",
+    "DIRECTIVE_DEFINITION",
 };
 
 static void parse_directive_locations(parser_t *p)
@@ -1466,7 +1484,8 @@ static void parse_directive_locations(parser_t *p)
     optional(p, GQL_TOK_PIPE);
     do {
         gql_token_t t = p->tok;
-        size_t i, n = sizeof(directive_locations) / sizeof(*directive_locations);
+        size_t i,
+            n = sizeof(directive_locations) / sizeof(*directive_locations);
 
         parse_name(p);
         for (i = 0; i < n; i++)
@@ -1533,8 +1552,7 @@ static gql_definition_t *parse_extension(parser_t *p)
 
     if (!tok_is(&kw, "schema") && !tok_is(&kw, "scalar") &&
         !tok_is(&kw, "type") && !tok_is(&kw, "interface") &&
-        !tok_is(&kw, "union") && !tok_is(&kw, "enum") &&
-        !tok_is(&kw, "input"))
+        !tok_is(&kw, "union") && !tok_is(&kw, "enum") && !tok_is(&kw, "input"))
         unexpected(p, &kw);
     advance(p); /* extend */
     advance(p); /* the keyword */
@@ -1553,8 +1571,8 @@ static gql_definition_t *parse_extension(parser_t *p)
         else if (tok_is(&kw, "enum"))
             nmore += parse_enum_values(p);
         else if (tok_is(&kw, "input"))
-            nmore += parse_input_value_defs(p, GQL_TOK_BRACE_L,
-                                            GQL_TOK_BRACE_R);
+            nmore +=
+                parse_input_value_defs(p, GQL_TOK_BRACE_L, GQL_TOK_BRACE_R);
     }
     if (nd == 0 && nmore == 0)
         unexpected(p, NULL);
@@ -1564,7 +1582,7 @@ static gql_definition_t *parse_extension(parser_t *p)
 static bool is_type_system_keyword(const gql_token_t *t)
 {
     static const char *const words[] = {
-        "schema", "scalar", "type", "interface",
+        "schema", "scalar", "type",  "interface",
         "union",  "enum",   "input", "directive",
     };
 
@@ -1692,7 +1710,7 @@ static void print_string(buf_t *out, const char *s, size_t len)
         } else if (cp == '\r') {
             buf_puts(out, "\\r");
         } else if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) {
-            char esc[7] = {'\\', 'u', '0', '0', hex[cp >> 4 & 15],
+            char esc[7] = {'\\',         'u', '0', '0', hex[cp >> 4 & 15],
                            hex[cp & 15], 0};
 
             buf_puts(out, esc);

@@ -67,8 +67,8 @@ static int directive_if(const gql_directive_t *d, const json_t *vars,
         buf_init(&b, 0);
         gql_print_value(&b, v);
         s = buf_cstr(&b);
-        gql_errors_add(errors, v->loc,
-                       "Argument \"if\" has invalid value %s.", s ? s : "");
+        gql_errors_add(errors, v->loc, "Argument \"if\" has invalid value %s.",
+                       s ? s : "");
         buf_free(&b);
         return -1;
     }
@@ -122,12 +122,11 @@ typedef struct coercion {
     bool too_many;
 } coercion_t;
 
-static void coerce_error(coercion_t *c, const json_t *invalid,
-                         const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void coerce_error(coercion_t *c, const json_t *invalid, const char *fmt,
+                         ...) __attribute__((format(printf, 3, 4)));
 
-static void coerce_error(coercion_t *c, const json_t *invalid,
-                         const char *fmt, ...)
+static void coerce_error(coercion_t *c, const json_t *invalid, const char *fmt,
+                         ...)
 {
     buf_t msg;
     va_list ap;
@@ -189,8 +188,7 @@ static bool json_integral(const json_t *v, double *out)
     return false;
 }
 
-static json_t *coerce_leaf(coercion_t *c, const json_t *v,
-                           const gql_type_t *t)
+static json_t *coerce_leaf(coercion_t *c, const json_t *v, const gql_type_t *t)
 {
     char *what;
     double d;
@@ -199,7 +197,8 @@ static json_t *coerce_leaf(coercion_t *c, const json_t *v,
         buf_t sugg;
         char *s;
 
-        if (json_is_string(v) && gql_type_has_enum_value(t, json_string_value(v)))
+        if (json_is_string(v) &&
+            gql_type_has_enum_value(t, json_string_value(v)))
             return json_deep_copy(v);
         buf_init(&sugg, 0);
         what = inspect_str(v);
@@ -207,8 +206,9 @@ static json_t *coerce_leaf(coercion_t *c, const json_t *v,
                          t->enum_values, t->nenum_values, "the enum value");
         s = buf_cstr(&sugg);
         if (!json_is_string(v))
-            coerce_error(c, v, "Enum \"%s\" cannot represent non-string value: "
-                               "%s.%s",
+            coerce_error(c, v,
+                         "Enum \"%s\" cannot represent non-string value: "
+                         "%s.%s",
                          t->name, what, s ? s : "");
         else
             coerce_error(c, v, "Value \"%s\" does not exist in \"%s\" enum.%s",
@@ -277,8 +277,7 @@ static json_t *coerce_leaf(coercion_t *c, const json_t *v,
     return NULL;
 }
 
-static json_t *coerce_value(coercion_t *c, const json_t *v,
-                            const gql_type_t *t)
+static json_t *coerce_value(coercion_t *c, const json_t *v, const gql_type_t *t)
 {
     size_t mark = c->path.len;
 
@@ -355,7 +354,8 @@ static json_t *coerce_value(coercion_t *c, const json_t *v,
             if (x)
                 json_object_set_new(out, f->name, x);
         }
-        json_object_foreach((json_t *)v, key, item) {
+        json_object_foreach((json_t *)v, key, item)
+        {
             const char **names;
             buf_t sugg;
             char *s;
@@ -382,8 +382,8 @@ static json_t *coerce_value(coercion_t *c, const json_t *v,
 /* The operation's variable values after coercion, a new JSON object; NULL
  * after adding errors. */
 static json_t *coerce_variables(const gql_schema_t *s,
-                                const gql_definition_t *op,
-                                const json_t *given, gql_errors_t *errors);
+                                const gql_definition_t *op, const json_t *given,
+                                gql_errors_t *errors);
 
 /* ---- values from the document ---------------------------------------- */
 
@@ -564,8 +564,8 @@ invalid:
 }
 
 static json_t *coerce_variables(const gql_schema_t *s,
-                                const gql_definition_t *op,
-                                const json_t *given, gql_errors_t *errors)
+                                const gql_definition_t *op, const json_t *given,
+                                gql_errors_t *errors)
 {
     json_t *out = json_object();
     int before = errors->count;
@@ -927,8 +927,8 @@ out:
 
 static void projection_fields(buf_t *b, const gql_out_field_t *f, int n)
 {
-    static const char *const kinds[] = {"key", "event", "cursor",
-                                        "__typename", "data", "column"};
+    static const char *const kinds[] = {"key",        "event", "cursor",
+                                        "__typename", "data",  "column"};
 
     buf_putc(b, '{');
     for (int i = 0; i < n; i++) {

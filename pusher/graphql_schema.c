@@ -173,8 +173,7 @@ bool gql_type_has_enum_value(const gql_type_t *t, const char *name)
     return false;
 }
 
-gql_type_t *gql_type_from_ref(const gql_schema_t *s,
-                              const gql_type_ref_t *ref)
+gql_type_t *gql_type_from_ref(const gql_schema_t *s, const gql_type_ref_t *ref)
 {
     switch (ref->kind) {
     case GQL_REF_NAMED:
@@ -320,8 +319,8 @@ bool gql_valid_name(const char *name)
 
 /* One operator input type: names and the type each takes. */
 typedef struct op_spec {
-    const char *names;  /* space-separated */
-    const char *type;   /* "String", "[String]" */
+    const char *names; /* space-separated */
+    const char *type;  /* "String", "[String]" */
 } op_spec_t;
 
 static gql_type_t *type_by_spec(builder_t *b, const char *spec)
@@ -372,7 +371,7 @@ static gql_type_t *add_operators(builder_t *b, const char *name,
 }
 
 #define STRING_OPS                                                             \
-    "_contains _ncontains _icontains _starts_with _nstarts_with "             \
+    "_contains _ncontains _icontains _starts_with _nstarts_with "              \
     "_istarts_with _ends_with _nends_with _iends_with"
 
 static void add_operator_types(builder_t *b)
@@ -555,10 +554,9 @@ static void add_collection(builder_t *b, const gql_collection_t *col,
                                        .role = GQL_ROLE_KEY};
     mut->fields[1] = (gql_field_def_t){
         .name = "event", .type = b->s->event_enum, .role = GQL_ROLE_EVENT};
-    mut->fields[2] = (gql_field_def_t){
-        .name = "cursor",
-        .type = gql_schema_type(b->s, "String"),
-        .role = GQL_ROLE_CURSOR};
+    mut->fields[2] = (gql_field_def_t){.name = "cursor",
+                                       .type = gql_schema_type(b->s, "String"),
+                                       .role = GQL_ROLE_CURSOR};
     mut->fields[3] =
         (gql_field_def_t){.name = "data", .type = obj, .role = GQL_ROLE_DATA};
     mut->nfields = 4;
@@ -680,8 +678,8 @@ static void spec_fields(builder_t *b, gql_type_t *t, const char *p)
 static void add_introspection_types(builder_t *b)
 {
     size_t n = sizeof(introspection_types) / sizeof(*introspection_types);
-    gql_type_t *types[sizeof(introspection_types) /
-                      sizeof(*introspection_types)];
+    gql_type_t
+        *types[sizeof(introspection_types) / sizeof(*introspection_types)];
 
     for (size_t i = 0; i < n && !b->failed; i++) {
         const char *p = introspection_types[i];
@@ -776,8 +774,7 @@ static gql_input_value_t *root_args(builder_t *b, gql_type_t *filter)
         return NULL;
     a[0] = (gql_input_value_t){"event", b->s->event_enum, false};
     a[1] = (gql_input_value_t){"filter", filter, false};
-    a[2] = (gql_input_value_t){"after", gql_schema_type(b->s, "String"),
-                               false};
+    a[2] = (gql_input_value_t){"after", gql_schema_type(b->s, "String"), false};
     return a;
 }
 
@@ -796,17 +793,17 @@ static void add_directives(builder_t *b)
     args[0] = (gql_input_value_t){"if", boolean, false};
     args[1] = (gql_input_value_t){"if", boolean, false};
     args[2] = (gql_input_value_t){"reason", string, true};
-    args[3] = (gql_input_value_t){"url", gql_non_null_of(b->arena, string),
-                                  false};
-    s->directives[0] = (gql_directive_def_t){"include", conditional,
-                                             &args[0], 1};
+    args[3] =
+        (gql_input_value_t){"url", gql_non_null_of(b->arena, string), false};
+    s->directives[0] =
+        (gql_directive_def_t){"include", conditional, &args[0], 1};
     s->directives[1] = (gql_directive_def_t){"skip", conditional, &args[1], 1};
-    s->directives[2] = (gql_directive_def_t){"deprecated", GQL_DIRLOC_OTHER,
-                                             &args[2], 1};
-    s->directives[3] = (gql_directive_def_t){"specifiedBy", GQL_DIRLOC_OTHER,
-                                             &args[3], 1};
-    s->directives[4] = (gql_directive_def_t){"oneOf", GQL_DIRLOC_OTHER, NULL,
-                                             0};
+    s->directives[2] =
+        (gql_directive_def_t){"deprecated", GQL_DIRLOC_OTHER, &args[2], 1};
+    s->directives[3] =
+        (gql_directive_def_t){"specifiedBy", GQL_DIRLOC_OTHER, &args[3], 1};
+    s->directives[4] =
+        (gql_directive_def_t){"oneOf", GQL_DIRLOC_OTHER, NULL, 0};
     s->ndirectives = 5;
 }
 
@@ -850,9 +847,11 @@ gql_schema_t *gql_schema_build(arena_t *arena, const gql_collection_t *cols,
     s->schema_meta = (gql_field_def_t){
         .name = "__schema",
         .type = gql_non_null_of(arena, gql_schema_type(s, "__Schema"))};
-    s->type_meta = (gql_field_def_t){
-        .name = "__type", .type = gql_schema_type(s, "__Type"),
-        .args = balloc(&b, sizeof(gql_input_value_t)), .nargs = 1};
+    s->type_meta =
+        (gql_field_def_t){.name = "__type",
+                          .type = gql_schema_type(s, "__Type"),
+                          .args = balloc(&b, sizeof(gql_input_value_t)),
+                          .nargs = 1};
     s->typename_meta = (gql_field_def_t){
         .name = "__typename",
         .type = gql_non_null_of(arena, gql_schema_type(s, "String"))};
@@ -886,8 +885,8 @@ gql_schema_t *gql_schema_build(arena_t *arena, const gql_collection_t *cols,
         drop_unused_scalars(&b);
         return b.failed ? NULL : s;
     }
-    sub->fields = balloc(&b, (size_t)s->ncollections * 2 *
-                                 sizeof(*sub->fields));
+    sub->fields =
+        balloc(&b, (size_t)s->ncollections * 2 * sizeof(*sub->fields));
     if (!sub->fields)
         return NULL;
     nroot = 0;
@@ -897,12 +896,19 @@ gql_schema_t *gql_schema_build(arena_t *arena, const gql_collection_t *cols,
 
         if (!args)
             return NULL;
-        sub->fields[nroot++] = (gql_field_def_t){
-            .name = c->mutated->name, .type = c->mutated, .args = args,
-            .nargs = 3, .role = GQL_ROLE_ROOT, .collection = i};
-        sub->fields[nroot++] = (gql_field_def_t){
-            .name = c->name, .type = c->mutated, .args = args, .nargs = 3,
-            .role = GQL_ROLE_ROOT, .collection = i, .short_form = true};
+        sub->fields[nroot++] = (gql_field_def_t){.name = c->mutated->name,
+                                                 .type = c->mutated,
+                                                 .args = args,
+                                                 .nargs = 3,
+                                                 .role = GQL_ROLE_ROOT,
+                                                 .collection = i};
+        sub->fields[nroot++] = (gql_field_def_t){.name = c->name,
+                                                 .type = c->mutated,
+                                                 .args = args,
+                                                 .nargs = 3,
+                                                 .role = GQL_ROLE_ROOT,
+                                                 .collection = i,
+                                                 .short_form = true};
     }
     sub->nfields = nroot;
     s->subscription = sub;

@@ -27,7 +27,7 @@
 #include <string.h>
 
 /* Work allowed to the field-merging check, in graphql-js's units. */
-#define OVERLAP_BUDGET 500000
+#define OVERLAP_BUDGET      500000
 #define MAX_CONFLICT_DETAIL 1000
 
 /* ---- suggestions ----------------------------------------------------- */
@@ -141,8 +141,8 @@ void gql_did_you_mean(buf_t *out, const char *input, const char *const *opts,
         if (d < 0)
             continue;
         for (k = n; k > 0; k--) {
-            if (dist[k - 1] < d ||
-                (dist[k - 1] == d && natural_compare(best[k - 1], opts[i]) <= 0))
+            if (dist[k - 1] < d || (dist[k - 1] == d &&
+                                    natural_compare(best[k - 1], opts[i]) <= 0))
                 break;
         }
         if (k >= 5)
@@ -262,6 +262,8 @@ static void inspect_number(buf_t *out, double d)
     buf_puts(out, strcmp(tmp, "-0") == 0 ? "0" : tmp);
 }
 
+/* depth counts the arrays and objects around v, as graphql-js limits
+ * them to two levels */
 static void inspect_value(buf_t *out, const json_t *v, int depth)
 {
     const char *key;
@@ -293,7 +295,7 @@ static void inspect_value(buf_t *out, const json_t *v, int depth)
             buf_puts(out, "[]");
             break;
         }
-        if (depth > 2) {
+        if (depth > 1) {
             buf_puts(out, "[Array]");
             break;
         }
@@ -313,13 +315,14 @@ static void inspect_value(buf_t *out, const json_t *v, int depth)
             buf_puts(out, "{}");
             break;
         }
-        if (depth > 2) {
+        if (depth > 1) {
             buf_puts(out, "[Object]");
             break;
         }
         buf_puts(out, "{ ");
         i = 0;
-        json_object_foreach((json_t *)v, key, item) {
+        json_object_foreach((json_t *)v, key, item)
+        {
             buf_printf(out, "%s%s: ", i++ ? ", " : "", key);
             inspect_value(out, item, depth + 1);
         }
@@ -363,6 +366,7 @@ typedef struct usages {
  * and the variables it uses. */
 typedef struct fragment {
     const gql_definition_t *def;
+    int id; /* 0, 1, ... in the order names first appear */
     usages_t usages;
 } fragment_t;
 
@@ -387,30 +391,28 @@ typedef struct field_group {
     int cap;
 } field_group_t;
 
-typedef struct compared {
-    const char *fragment;
-    bool exclusive;
-} compared_t;
-
 typedef struct collected {
     gql_type_t *parent;
     const gql_selection_set_t *set;
     field_group_t *groups;
     int ngroups;
     int capgroups;
+    smap_t *index; /* groups by name, once there are many */
     names_t fragments;
-    compared_t *compared; /* fragments already compared with the fields */
-    int ncompared;
-    int capcompared;
+    /* by fragment id: 0 not compared with these fields yet, 1 compared
+     * for overlapping parents, 2 for exclusive ones */
+    unsigned char *compared;
     struct collected *next;
 } collected_t;
 
-typedef struct pair {
-    const char *a;
-    const char *b;
-    bool exclusive;
-    struct pair *next;
-} pair_t;
+/* Fragment pairs already compared (graphql-js's PairSet), keyed by the
+ * two fragment ids. */
+typedef struct pair_set {
+    uint64_t *keys; /* (a << 32 | b) + 1; 0 marks a free slot */
+    unsigned char *exclusive;
+    size_t cap;
+    size_t n;
+} pair_set_t;
 
 typedef struct conflict {
     const char *name;
@@ -443,8 +445,9 @@ typedef struct vctx {
     smap_t depth_checked;
     smap_t depth_exceeded;
     /* field merging */
-    collected_t *collected[512];
-    pair_t *pairs[512];
+    int nfragments;
+    collected_t *collected[1024];
+    pair_set_t pairs;
     long budget;
     buf_t scratch;
 } vctx_t;
@@ -709,8 +712,9 @@ static void visit_value(vctx_t *c, const gql_value_t *v, gql_type_t *type,
 
                 for (int j = 0; j < obj->ninput_fields; j++)
                     names[j] = obj->input_fields[j].name;
-                report(c, f->loc, "Field \"%s\" is not defined by type "
-                                  "\"%s\".%s",
+                report(c, f->loc,
+                       "Field \"%s\" is not defined by type "
+                       "\"%s\".%s",
                        f->name, obj->name,
                        suggest(c, f->name, names, obj->ninput_fields, NULL));
             }
@@ -747,8 +751,8 @@ static void unique_arguments(vctx_t *c, gql_argument_t **args, int n)
     }
 }
 
-static const gql_input_value_t *find_arg(const gql_input_value_t *args,
-                                         int n, const char *name)
+static const gql_input_value_t *find_arg(const gql_input_value_t *args, int n,
+                                         const char *name)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(args[i].name, name) == 0)
@@ -872,8 +876,7 @@ static gql_type_t *visit_type_ref(vctx_t *c, const gql_type_ref_t *ref)
     if (ref->kind != GQL_REF_NAMED)
         return visit_type_ref(c, ref->of);
     if (!gql_schema_type(c->s, ref->name)) {
-        const char **names =
-            vc_alloc(c, (size_t)c->s->ntypes * sizeof(*names));
+        const char **names = vc_alloc(c, (size_t)c->s->ntypes * sizeof(*names));
 
         for (int i = 0; i < c->s->ntypes; i++)
             names[i] = c->s->types[i]->name;
@@ -942,6 +945,39 @@ static void spend(vctx_t *c, long cost)
                             "simplify its fragments.");
 }
 
+static field_group_t *find_group(const collected_t *r, const char *name)
+{
+    if (r->index) {
+        intptr_t i = (intptr_t)smap_get(r->index, name);
+
+        return i ? &r->groups[i - 1] : NULL;
+    }
+    for (int i = 0; i < r->ngroups; i++)
+        if (strcmp(r->groups[i].name, name) == 0)
+            return &r->groups[i];
+    return NULL;
+}
+
+static field_group_t *add_group(vctx_t *c, collected_t *r, const char *name)
+{
+    field_group_t *g;
+
+    r->groups =
+        vgrow(c, r->groups, r->ngroups, &r->capgroups, sizeof(*r->groups));
+    g = &r->groups[r->ngroups++];
+    memset(g, 0, sizeof(*g));
+    g->name = name;
+    /* past a few names, look them up by hash */
+    if (!r->index && r->ngroups > 8) {
+        r->index = vc_alloc(c, sizeof(*r->index));
+        for (int i = 0; i < r->ngroups - 1; i++)
+            smap_set(c, r->index, r->groups[i].name, (void *)(intptr_t)(i + 1));
+    }
+    if (r->index)
+        smap_set(c, r->index, name, (void *)(intptr_t)r->ngroups);
+    return g;
+}
+
 static void collect_impl(vctx_t *c, collected_t *r, gql_type_t *parent,
                          const gql_selection_set_t *set)
 {
@@ -950,21 +986,13 @@ static void collect_impl(vctx_t *c, collected_t *r, gql_type_t *parent,
 
         if (s->kind == GQL_SEL_FIELD) {
             const char *name = s->alias ? s->alias : s->name;
-            field_group_t *g = NULL;
+            field_group_t *g = find_group(r, name);
 
-            for (int j = 0; j < r->ngroups && !g; j++)
-                if (strcmp(r->groups[j].name, name) == 0)
-                    g = &r->groups[j];
-            if (!g) {
-                r->groups = vgrow(c, r->groups, r->ngroups, &r->capgroups,
-                                  sizeof(*r->groups));
-                g = &r->groups[r->ngroups++];
-                memset(g, 0, sizeof(*g));
-                g->name = name;
-            }
+            if (!g)
+                g = add_group(c, r, name);
             g->items = vgrow(c, g->items, g->n, &g->cap, sizeof(*g->items));
-            g->items[g->n++] = (field_info_t){
-                parent, s, gql_type_field(parent, s->name)};
+            g->items[g->n++] =
+                (field_info_t){parent, s, gql_type_field(parent, s->name)};
         } else if (s->kind == GQL_SEL_FRAGMENT_SPREAD) {
             names_t *f = &r->fragments;
             bool seen = false;
@@ -972,13 +1000,12 @@ static void collect_impl(vctx_t *c, collected_t *r, gql_type_t *parent,
             for (int j = 0; j < f->n && !seen; j++)
                 seen = strcmp(f->items[j], s->name) == 0;
             if (!seen) {
-                f->items = vgrow(c, f->items, f->n, &f->cap,
-                                 sizeof(*f->items));
+                f->items = vgrow(c, f->items, f->n, &f->cap, sizeof(*f->items));
                 f->items[f->n++] = s->name;
             }
         } else {
-            gql_type_t *t = s->type_cond ? gql_type_from_ref(c->s, s->type_cond)
-                                         : parent;
+            gql_type_t *t =
+                s->type_cond ? gql_type_from_ref(c->s, s->type_cond) : parent;
 
             collect_impl(c, r, t, s->selection_set);
         }
@@ -991,7 +1018,7 @@ static collected_t *collect_fields(vctx_t *c, gql_type_t *parent,
     unsigned h = (unsigned)(((uintptr_t)set >> 4) ^ ((uintptr_t)parent >> 4));
     collected_t *r;
 
-    h &= 511;
+    h &= 1023;
     for (r = c->collected[h]; r; r = r->next)
         if (r->parent == parent && r->set == set)
             return r;
@@ -1042,6 +1069,8 @@ static bool objects_equal(const gql_value_t *a, const gql_value_t *b)
 
     if (a->nfields != b->nfields)
         return false;
+    if (a->nfields == 0)
+        return true;
     if (a->nfields > 64) {
         pa = malloc((size_t)a->nfields * sizeof(*pa));
         pb = malloc((size_t)b->nfields * sizeof(*pb));
@@ -1199,11 +1228,10 @@ static void find_conflict(vctx_t *c, conflicts_t *out, bool parent_excl,
     if (f1->node->selection_set && f2->node->selection_set) {
         conflicts_t sub = {0};
 
-        conflicts_between_subsets(c, &sub, excl,
-                                  gql_named_type((gql_type_t *)t1),
-                                  f1->node->selection_set,
-                                  gql_named_type((gql_type_t *)t2),
-                                  f2->node->selection_set);
+        conflicts_between_subsets(
+            c, &sub, excl, gql_named_type((gql_type_t *)t1),
+            f1->node->selection_set, gql_named_type((gql_type_t *)t2),
+            f2->node->selection_set);
         if (sub.n == 0)
             return;
         for (int i = 0; i < sub.n; i++) {
@@ -1218,8 +1246,7 @@ static void find_conflict(vctx_t *c, conflicts_t *out, bool parent_excl,
     }
 }
 
-static void conflicts_within(vctx_t *c, conflicts_t *out,
-                             const collected_t *r)
+static void conflicts_within(vctx_t *c, conflicts_t *out, const collected_t *r)
 {
     for (int g = 0; g < r->ngroups; g++) {
         const field_group_t *grp = &r->groups[g];
@@ -1240,9 +1267,7 @@ static void conflicts_between(vctx_t *c, conflicts_t *out, bool excl,
         const field_group_t *g1 = &r1->groups[g], *g2 = NULL;
 
         spend(c, 1);
-        for (int k = 0; k < r2->ngroups && !g2; k++)
-            if (strcmp(r2->groups[k].name, g1->name) == 0)
-                g2 = &r2->groups[k];
+        g2 = find_group(r2, g1->name);
         if (!g2)
             continue;
         for (int i = 0; i < g1->n; i++)
@@ -1255,30 +1280,24 @@ static void conflicts_between(vctx_t *c, conflicts_t *out, bool excl,
 static void conflicts_fields_fragment(vctx_t *c, conflicts_t *out, bool excl,
                                       collected_t *r, const char *frag_name)
 {
-    const gql_definition_t *frag;
+    fragment_t *f;
     collected_t *r2;
-    compared_t *seen = NULL;
+    unsigned char *state;
 
     spend(c, 1);
     if (r->ngroups == 0)
         return;
-    for (int i = 0; i < r->ncompared && !seen; i++)
-        if (strcmp(r->compared[i].fragment, frag_name) == 0)
-            seen = &r->compared[i];
+    f = smap_get(&c->fragments, frag_name);
+    if (!f)
+        return;
+    if (!r->compared)
+        r->compared = vc_alloc(c, (size_t)c->nfragments);
+    state = &r->compared[f->id];
     /* a comparison made for overlapping parents holds for exclusive ones */
-    if (seen && (!seen->exclusive || excl))
+    if (*state == 1 || (excl && *state == 2))
         return;
-    if (!seen) {
-        r->compared = vgrow(c, r->compared, r->ncompared, &r->capcompared,
-                            sizeof(*r->compared));
-        seen = &r->compared[r->ncompared++];
-        seen->fragment = frag_name;
-    }
-    seen->exclusive = excl;
-    frag = get_fragment(c, frag_name);
-    if (!frag)
-        return;
-    r2 = collect_fragment(c, frag);
+    *state = excl ? 2 : 1;
+    r2 = collect_fragment(c, f->def);
     if (r2 == r)
         return;
     conflicts_between(c, out, excl, r, r2);
@@ -1286,57 +1305,85 @@ static void conflicts_fields_fragment(vctx_t *c, conflicts_t *out, bool excl,
         conflicts_fields_fragment(c, out, excl, r, r2->fragments.items[i]);
 }
 
-static pair_t *find_pair(vctx_t *c, const char *a, const char *b)
+static size_t pair_slot(const pair_set_t *ps, uint64_t key)
 {
-    unsigned h = (hash_str(a) * 31 + hash_str(b)) & 511;
+    uint64_t h = key * 0x9E3779B97F4A7C15ull;
+    size_t i = (size_t)(h >> 20) & (ps->cap - 1);
 
-    for (pair_t *p = c->pairs[h]; p; p = p->next)
-        if (strcmp(p->a, a) == 0 && strcmp(p->b, b) == 0)
-            return p;
-    return NULL;
+    while (ps->keys[i] && ps->keys[i] != key)
+        i = (i + 1) & (ps->cap - 1);
+    return i;
+}
+
+static uint64_t pair_key(int a, int b)
+{
+    return ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
 }
 
 /* graphql-js's PairSet.has: an exclusive question is answered by any
  * earlier comparison, a non-exclusive one only by a non-exclusive one. */
-static bool has_pair(vctx_t *c, const char *a, const char *b, bool excl)
+static bool has_pair(vctx_t *c, int a, int b, bool excl)
 {
-    pair_t *p = find_pair(c, a, b), *q = find_pair(c, b, a);
+    const pair_set_t *ps = &c->pairs;
+    uint64_t keys[2] = {pair_key(a, b), pair_key(b, a)};
 
-    return (p && (excl || !p->exclusive)) || (q && (excl || !q->exclusive));
-}
+    if (!ps->cap)
+        return false;
+    for (int k = 0; k < 2; k++) {
+        size_t i = pair_slot(ps, keys[k]);
 
-static void add_pair(vctx_t *c, const char *a, const char *b, bool excl)
-{
-    unsigned h = (hash_str(a) * 31 + hash_str(b)) & 511;
-    pair_t *p = find_pair(c, a, b);
-
-    if (!p) {
-        p = vc_alloc(c, sizeof(*p));
-        p->a = a;
-        p->b = b;
-        p->next = c->pairs[h];
-        c->pairs[h] = p;
+        if (ps->keys[i] && (excl || !ps->exclusive[i]))
+            return true;
     }
-    p->exclusive = excl;
+    return false;
 }
 
-static void conflicts_between_fragments(vctx_t *c, conflicts_t *out,
-                                        bool excl, const char *n1,
-                                        const char *n2)
+static void add_pair(vctx_t *c, int a, int b, bool excl)
 {
-    const gql_definition_t *f1, *f2;
+    pair_set_t *ps = &c->pairs;
+    size_t i;
+
+    if (ps->n * 2 >= ps->cap) {
+        pair_set_t grown = {.cap = ps->cap ? ps->cap * 2 : 256};
+
+        grown.keys = vc_alloc(c, grown.cap * sizeof(*grown.keys));
+        grown.exclusive = vc_alloc(c, grown.cap);
+        for (size_t j = 0; j < ps->cap; j++) {
+            if (!ps->keys[j])
+                continue;
+            i = pair_slot(&grown, ps->keys[j]);
+            grown.keys[i] = ps->keys[j];
+            grown.exclusive[i] = ps->exclusive[j];
+        }
+        grown.n = ps->n;
+        *ps = grown;
+    }
+    i = pair_slot(ps, pair_key(a, b));
+    if (!ps->keys[i]) {
+        ps->keys[i] = pair_key(a, b);
+        ps->n++;
+    }
+    ps->exclusive[i] = excl;
+}
+
+static void conflicts_between_fragments(vctx_t *c, conflicts_t *out, bool excl,
+                                        const char *n1, const char *n2)
+{
+    fragment_t *f1, *f2;
     collected_t *r1, *r2;
 
     spend(c, 2);
-    if (strcmp(n1, n2) == 0 || has_pair(c, n1, n2, excl))
+    if (strcmp(n1, n2) == 0)
         return;
-    add_pair(c, n1, n2, excl);
-    f1 = get_fragment(c, n1);
-    f2 = get_fragment(c, n2);
-    if (!f1 || !f2)
+    /* graphql-js remembers pairs with an unknown fragment too; they end
+     * here all the same */
+    f1 = smap_get(&c->fragments, n1);
+    f2 = smap_get(&c->fragments, n2);
+    if (!f1 || !f2 || has_pair(c, f1->id, f2->id, excl))
         return;
-    r1 = collect_fragment(c, f1);
-    r2 = collect_fragment(c, f2);
+    add_pair(c, f1->id, f2->id, excl);
+    r1 = collect_fragment(c, f1->def);
+    r2 = collect_fragment(c, f2->def);
     conflicts_between(c, out, excl, r1, r2);
     for (int i = 0; i < r2->fragments.n; i++)
         conflicts_between_fragments(c, out, excl, n1, r2->fragments.items[i]);
@@ -1370,15 +1417,14 @@ static void check_overlaps(vctx_t *c, gql_type_t *parent,
     conflicts_t out = {0};
     collected_t *r;
 
-    if (set->n <= 1 && (set->n == 0 ||
-                        set->items[0]->kind != GQL_SEL_INLINE_FRAGMENT))
+    if (set->n <= 1 &&
+        (set->n == 0 || set->items[0]->kind != GQL_SEL_INLINE_FRAGMENT))
         return;
     r = collect_fields(c, parent, set);
     conflicts_within(c, &out, r);
     if (r->fragments.n && (r->ngroups || r->fragments.n > 1)) {
         for (int i = 0; i < r->fragments.n; i++) {
-            conflicts_fields_fragment(c, &out, false, r,
-                                      r->fragments.items[i]);
+            conflicts_fields_fragment(c, &out, false, r, r->fragments.items[i]);
             for (int j = i + 1; j < r->fragments.n; j++)
                 conflicts_between_fragments(c, &out, false,
                                             r->fragments.items[i],
@@ -1397,14 +1443,13 @@ static void check_overlaps(vctx_t *c, gql_type_t *parent,
 static void visit_selection_set(vctx_t *c, const gql_selection_set_t *set,
                                 gql_type_t *type, bool in_inline_fragment);
 
-static void visit_field(vctx_t *c, const gql_selection_t *s,
-                        gql_type_t *parent)
+static void visit_field(vctx_t *c, const gql_selection_t *s, gql_type_t *parent)
 {
     const gql_field_def_t *def = gql_field_lookup(c->s, parent, s->name);
     const gql_field_def_t *saved = c->field_def;
     gql_type_t *type = def && gql_is_output_type(def->type) ? def->type : NULL;
-    bool introspection = strcmp(s->name, "__schema") == 0 ||
-                         strcmp(s->name, "__type") == 0;
+    bool introspection =
+        strcmp(s->name, "__schema") == 0 || strcmp(s->name, "__type") == 0;
 
     /* ScalarLeafs */
     if (type && gql_is_leaf_type(gql_named_type(type)) && s->selection_set)
@@ -1595,8 +1640,8 @@ static bool collect_root(vctx_t *c, const gql_selection_set_t *set,
 
         if (s->kind == GQL_SEL_FRAGMENT_SPREAD && smap_get(visited, s->name))
             continue;
-        inc = gql_should_include(s->directives, s->ndirectives, NULL,
-                                 c->errors);
+        inc =
+            gql_should_include(s->directives, s->ndirectives, NULL, c->errors);
         if (inc < 0)
             return false;
         if (inc == 0)
@@ -1612,12 +1657,12 @@ static bool collect_root(vctx_t *c, const gql_selection_set_t *set,
                 f->n++;
                 continue;
             }
-            out->items = vgrow(c, out->items, out->n, &out->cap,
-                               sizeof(*out->items));
+            out->items =
+                vgrow(c, out->items, out->n, &out->cap, sizeof(*out->items));
             out->items[out->n++] = (root_field_t){key, s, 1};
         } else if (s->kind == GQL_SEL_INLINE_FRAGMENT) {
-            if (s->type_cond && gql_type_from_ref(c->s, s->type_cond) !=
-                                    c->s->subscription)
+            if (s->type_cond &&
+                gql_type_from_ref(c->s, s->type_cond) != c->s->subscription)
                 continue;
             if (!collect_root(c, s->selection_set, out, visited))
                 return false;
@@ -1626,8 +1671,8 @@ static bool collect_root(vctx_t *c, const gql_selection_set_t *set,
 
             smap_set(c, visited, s->name, (void *)s);
             frag = get_fragment(c, s->name);
-            if (!frag || gql_type_from_ref(c->s, frag->type_cond) !=
-                             c->s->subscription)
+            if (!frag ||
+                gql_type_from_ref(c->s, frag->type_cond) != c->s->subscription)
                 continue;
             if (!collect_root(c, frag->selection_set, out, visited))
                 return false;
@@ -1675,7 +1720,7 @@ static void single_field_subscription(vctx_t *c, const gql_definition_t *op)
 /* ---- definitions ----------------------------------------------------- */
 
 static void add_spreads(vctx_t *c, const gql_selection_set_t *root,
-                        names_t *out)
+                        names_t *out, smap_t *seen)
 {
     /* graphql-js's getFragmentSpreads order: a stack of sets */
     const gql_selection_set_t **stack;
@@ -1690,11 +1735,8 @@ static void add_spreads(vctx_t *c, const gql_selection_set_t *root,
             const gql_selection_t *s = set->items[i];
 
             if (s->kind == GQL_SEL_FRAGMENT_SPREAD) {
-                bool seen = false;
-
-                for (int j = 0; j < out->n && !seen; j++)
-                    seen = strcmp(out->items[j], s->name) == 0;
-                if (!seen) {
+                if (!smap_get(seen, s->name)) {
+                    smap_set(c, seen, s->name, (void *)s);
                     out->items = vgrow(c, out->items, out->n, &out->cap,
                                        sizeof(*out->items));
                     out->items[out->n++] = s->name;
@@ -1708,19 +1750,22 @@ static void add_spreads(vctx_t *c, const gql_selection_set_t *root,
 }
 
 /* Names of the fragments these sets reach, transitively, in graphql-js's
- * order. */
-static void referenced_fragments(vctx_t *c,
-                                 const gql_selection_set_t *const *sets,
-                                 int nsets, names_t *out)
+ * order; returns the same names as a map. */
+static smap_t *referenced_fragments(vctx_t *c,
+                                    const gql_selection_set_t *const *sets,
+                                    int nsets, names_t *out)
 {
+    smap_t *seen = vc_alloc(c, sizeof(*seen));
+
     for (int i = 0; i < nsets; i++)
-        add_spreads(c, sets[i], out);
+        add_spreads(c, sets[i], out, seen);
     for (int i = 0; i < out->n; i++) {
         const gql_definition_t *f = get_fragment(c, out->items[i]);
 
         if (f)
-            add_spreads(c, f->selection_set, out);
+            add_spreads(c, f->selection_set, out, seen);
     }
+    return seen;
 }
 
 static bool variable_used(const usages_t *u, const names_t *frags, vctx_t *c,
@@ -1750,8 +1795,8 @@ static const gql_var_def_t *find_var_def(const gql_definition_t *op,
     return found;
 }
 
-static void check_usage(vctx_t *c, const gql_definition_t *op,
-                        const usage_t *u, bool defined_check)
+static void check_usage(vctx_t *c, const gql_definition_t *op, const usage_t *u,
+                        bool defined_check)
 {
     const gql_var_def_t *vd = find_var_def(op, u->var->str);
 
@@ -1859,8 +1904,9 @@ static void visit_operation(vctx_t *c, const gql_definition_t *op)
         else
             smap_set(c, &c->op_names, op->name, (void *)op);
     } else if (c->noperations > 1) {
-        report(c, op->loc, "This anonymous operation must be the only "
-                           "defined operation.");
+        report(c, op->loc,
+               "This anonymous operation must be the only "
+               "defined operation.");
     }
     single_field_subscription(c, op);
 
@@ -1950,8 +1996,8 @@ static void detect_cycles(vctx_t *c, cycle_state_t *st,
                 detect_cycles(c, st, f);
         } else {
             for (int k = (int)at - 1; k < st->npath - 1; k++)
-                buf_printf(&c->scratch, "%s\"%s\"",
-                           k > at - 1 ? ", " : "", st->path[k]->name);
+                buf_printf(&c->scratch, "%s\"%s\"", k > at - 1 ? ", " : "",
+                           st->path[k]->name);
             if (c->scratch.len) {
                 const char *via = scratch_done(c);
 
@@ -1993,31 +2039,26 @@ static void visit_fragment(vctx_t *c, const gql_definition_t *f,
     }
     visit_directives(c, f->directives, f->ndirectives,
                      GQL_DIRLOC_FRAGMENT_DEFINITION);
-    visit_selection_set(c, f->selection_set,
-                        gql_is_output_type(t) ? t : NULL, false);
+    visit_selection_set(c, f->selection_set, gql_is_output_type(t) ? t : NULL,
+                        false);
 }
 
 static void no_unused_fragments(vctx_t *c)
 {
     const gql_selection_set_t **sets;
-    names_t used = {0};
+    names_t names = {0};
+    smap_t *used;
     int n = 0;
 
     sets = vc_alloc(c, (size_t)(c->doc->ndefs + 1) * sizeof(*sets));
     for (int i = 0; i < c->doc->ndefs; i++)
         if (c->doc->defs[i]->kind == GQL_DEF_OPERATION)
             sets[n++] = c->doc->defs[i]->selection_set;
-    referenced_fragments(c, sets, n, &used);
+    used = referenced_fragments(c, sets, n, &names);
     for (int i = 0; i < c->doc->ndefs; i++) {
         const gql_definition_t *d = c->doc->defs[i];
-        bool found = false;
 
-        if (d->kind != GQL_DEF_FRAGMENT)
-            continue;
-        for (int j = 0; j < used.n && !found; j++)
-            found = strcmp(used.items[j], d->name) == 0 &&
-                    get_fragment(c, d->name);
-        if (!found)
+        if (d->kind == GQL_DEF_FRAGMENT && !smap_get(used, d->name))
             report(c, d->loc, "Fragment \"%s\" is never used.", d->name);
     }
 }
@@ -2055,6 +2096,7 @@ bool gql_validate(const gql_schema_t *schema, const gql_document_t *doc,
 
             if (!f) {
                 f = vc_alloc(c, sizeof(*f));
+                f->id = c->nfragments++;
                 smap_set(c, &c->fragments, d->name, f);
             }
             f->def = d;

@@ -106,9 +106,9 @@ typedef struct collection_access {
 /* Reads and checks the permissions file at path.  Returns a new object
  * (reference count 1, the caller owns it) or NULL with a message in err
  * naming the file and, for a bad document, the path of the first
- * offending value ("roles.editor.collections.articles.fields[2] is not a
- * string").  Nothing is changed on failure, so a reload that fails leaves
- * the caller's current permissions in place. */
+ * offending value ("roles.editor.collections.articles.fields[2] is a
+ * number, not a string").  Nothing is changed on failure, so a reload that
+ * fails leaves the caller's current permissions in place. */
 permissions_t *permissions_load(const char *path, char *err, size_t errlen);
 
 /* The same from len bytes of JSON text (need not be NUL-terminated). */

@@ -185,6 +185,7 @@ struct conn {
     uint8_t state;
     bool dirty;          /* has output since the last flush */
     bool init_seen;      /* graphql: connection_init received */
+    bool close_queued;   /* our close frame is in the output */
     uint16_t close_code; /* close once the output is written */
     uint16_t nsubs;
     uint16_t subs_cap;
@@ -197,6 +198,7 @@ struct conn {
     int64_t last_seen_ms;
     int64_t last_ping_ms;
     int64_t reauth_deadline_ms; /* token expired: re-authenticate by then */
+    int64_t close_sent_ms;      /* close frame written; peer's awaited */
     double tokens;       /* rate limit bucket */
     int64_t tokens_ms;
     char *close_reason;

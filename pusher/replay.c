@@ -135,6 +135,11 @@ static void destroy(pusher_t *p, replay_t *r)
     free(r);
 }
 
+static void replays_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
 void replay_free(pusher_t *p)
 {
     replays_t *rs = p->replays;
@@ -144,9 +149,10 @@ void replay_free(pusher_t *p)
     while (rs->list)
         destroy(p, rs->list);
     uv_idle_stop(&rs->pump);
-    uv_close((uv_handle_t *)&rs->pump, NULL);
-    free(rs);
     p->replays = NULL;
+    /* The idle handle is part of rs: free it once the loop let it go. */
+    rs->pump.data = rs;
+    uv_close((uv_handle_t *)&rs->pump, replays_closed);
 }
 
 void replay_counts(const pusher_t *p, int *running, int *queued)

@@ -525,7 +525,9 @@ static void on_tick(uv_timer_t *t)
     int64_t now = pusher_now_ms();
 
     for (conn_t *c = p->conns; c; c = c->next) {
-        if (c->protocol == PROTO_GRAPHQL)
+        if (c->state == CONN_CLOSING)
+            conn_expire_closing(c, now);
+        else if (c->protocol == PROTO_GRAPHQL)
             gqlws_tick(p, c, now);
         else
             realtime_tick(p, c, now);
@@ -536,10 +538,15 @@ static void on_tick(uv_timer_t *t)
     conn_flush_dirty(p);
 }
 
+/* Closes the pusher's own handles; libwebsockets closes its own. */
 static void close_all(uv_handle_t *h, void *arg)
 {
-    (void)arg;
-    if (!uv_is_closing(h))
+    pusher_t *p = arg;
+
+    if (uv_is_closing(h))
+        return;
+    if (h == (uv_handle_t *)&p->tick || h == (uv_handle_t *)&p->sigterm ||
+        h == (uv_handle_t *)&p->sigint || h == (uv_handle_t *)&p->sighup)
         uv_close(h, NULL);
 }
 
@@ -662,11 +669,11 @@ int pusher_run(void)
 
     while (p->conns)
         conn_closed(p, p->conns);
-    if (p->lws)
-        httpd_stop(p->lws);
     replay_free(p);
     consumer_free(p);
-    uv_walk(&p->loop, close_all, NULL);
+    uv_walk(&p->loop, close_all, p);
+    if (p->lws)
+        httpd_stop(p->lws, &p->loop);
     uv_run(&p->loop, UV_RUN_DEFAULT);
     uv_loop_close(&p->loop);
     collections_free(p);

@@ -139,8 +139,9 @@ bool table_schema_equal(const table_schema_t *a, const table_schema_t *b)
 
         if (strcmp(x->name, y->name) != 0 ||
             strcmp(x->pg_type, y->pg_type) != 0 || x->type != y->type ||
-            x->elem != y->elem || x->precision != y->precision ||
-            x->scale != y->scale || x->key != y->key)
+            (x->type == COLTYPE_ARRAY && x->elem != y->elem) ||
+            x->precision != y->precision || x->scale != y->scale ||
+            x->key != y->key)
             return false;
     }
     return true;
@@ -459,7 +460,7 @@ static bool parse_column(table_schema_t *ts, int i, json_t *f, char *err,
     const char *pg_type = json_string_value(json_object_get(f, "pg.type"));
     json_t *type = json_object_get(f, "type");
     json_t *shape;
-    coltype_t kind = COLTYPE_STRING, elem = COLTYPE_STRING;
+    coltype_t kind = COLTYPE_STRING, elem = (coltype_t)0;
     int precision = 0, scale = 0;
     column_t *col;
 

@@ -49,8 +49,8 @@ int main(int argc, char **argv)
         "{\"owner\": {\"_eq\": \"$CURRENT_USER\"}}",
         "{\"title\": {\"_contains\": \"world\"}}",
         "{\"title\": {\"_icontains\": \"WORLD\"}}",
-        "{\"_and\": [{\"id\": {\"_gt\": 10}}, {\"_or\": [{\"title\": "
-        "{\"_starts_with\": \"Hello\"}}, {\"views\": {\"_lt\": 5}}]}]}",
+        ("{\"_and\": [{\"id\": {\"_gt\": 10}}, {\"_or\": [{\"title\": "
+         "{\"_starts_with\": \"Hello\"}}, {\"views\": {\"_lt\": 5}}]}]}"),
     };
     long iterations = argc > 1 ? atol(argv[1]) : 2000000;
     table_schema_t *ts = make_table();

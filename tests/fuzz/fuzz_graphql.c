@@ -27,11 +27,11 @@ static void setup(void)
         const char *name;
         coltype_t type;
         bool key;
-    } a[] = {{"id", COLTYPE_INT, true},     {"title", COLTYPE_STRING, false},
-             {"views", COLTYPE_INT, false}, {"secret", COLTYPE_STRING, false},
-             {"rating", COLTYPE_DOUBLE, false},
-             {"at", COLTYPE_TIMESTAMPTZ, false},
-             {"meta", COLTYPE_JSON, false}, {"bad name", COLTYPE_INT, false}};
+    } a[] = {
+        {"id", COLTYPE_INT, true},         {"title", COLTYPE_STRING, false},
+        {"views", COLTYPE_INT, false},     {"secret", COLTYPE_STRING, false},
+        {"rating", COLTYPE_DOUBLE, false}, {"at", COLTYPE_TIMESTAMPTZ, false},
+        {"meta", COLTYPE_JSON, false},     {"bad name", COLTYPE_INT, false}};
     table_schema_t *t1 = table_schema_new("db", "public", "articles", 8);
     table_schema_t *t2 = table_schema_new("db", "public", "authors", 2);
 
@@ -49,9 +49,9 @@ static void setup(void)
 static void check_fields(const gql_plan_t *plan, const gql_out_field_t *f,
                          int n)
 {
-    const table_schema_t *ts =
-        strcmp(plan->collection, "articles") == 0 ? cols[0].schema
-                                                  : cols[1].schema;
+    const table_schema_t *ts = strcmp(plan->collection, "articles") == 0
+                                   ? cols[0].schema
+                                   : cols[1].schema;
 
     for (int i = 0; i < n; i++) {
         if (!f[i].response_key)
@@ -70,8 +70,8 @@ static void run(const char *query, size_t len, const char *op,
 {
     gql_error_t errors[4];
     int n = 0;
-    gql_plan_t *plan = gql_compile(query, len, op, vars, cols, 2, errors, 4,
-                                   &n);
+    gql_plan_t *plan =
+        gql_compile(query, len, op, vars, cols, 2, errors, 4, &n);
 
     if (plan) {
         if (!plan->projection_key || !plan->collection || n != 0)

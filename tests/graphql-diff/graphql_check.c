@@ -52,18 +52,14 @@ static const col_spec_t articles[] = {
 };
 
 static const col_spec_t authors[] = {
-    {"id", COLTYPE_UUID, true},
-    {"name", COLTYPE_STRING, false},
-    {"email", COLTYPE_STRING, false},
-    {"age", COLTYPE_INT, false},
+    {"id", COLTYPE_UUID, true},         {"name", COLTYPE_STRING, false},
+    {"email", COLTYPE_STRING, false},   {"age", COLTYPE_INT, false},
     {"active", COLTYPE_BOOLEAN, false},
 };
 
 static const col_spec_t comments[] = {
-    {"id", COLTYPE_LONG, true},
-    {"article_id", COLTYPE_INT, false},
-    {"body", COLTYPE_STRING, false},
-    {"_or", COLTYPE_STRING, false},
+    {"id", COLTYPE_LONG, true},      {"article_id", COLTYPE_INT, false},
+    {"body", COLTYPE_STRING, false}, {"_or", COLTYPE_STRING, false},
     {"2fa", COLTYPE_BOOLEAN, false},
 };
 
@@ -75,11 +71,11 @@ static table_schema_t *make_table(const char *name, const col_spec_t *cols,
     if (!ts)
         return NULL;
     for (int i = 0; i < n; i++) {
-        coltype_t elem = cols[i].type == COLTYPE_ARRAY ? COLTYPE_STRING
-                                                       : COLTYPE_COUNT_;
+        coltype_t elem =
+            cols[i].type == COLTYPE_ARRAY ? COLTYPE_STRING : COLTYPE_COUNT_;
 
-        if (!table_schema_set_column(ts, i, cols[i].name, "text",
-                                     cols[i].type, elem, 0, 0, cols[i].key)) {
+        if (!table_schema_set_column(ts, i, cols[i].name, "text", cols[i].type,
+                                     elem, 0, 0, cols[i].key)) {
             table_schema_free(ts);
             return NULL;
         }
@@ -154,8 +150,8 @@ static json_t *fake_value(const column_t *c)
     }
 }
 
-static json_t *render_fields(const gql_plan_t *plan,
-                             const gql_out_field_t *f, int n)
+static json_t *render_fields(const gql_plan_t *plan, const gql_out_field_t *f,
+                             int n)
 {
     const gql_collection_t *col = collection_named(plan->collection);
     json_t *obj = json_object();
@@ -203,9 +199,8 @@ static json_t *plan_json(const gql_plan_t *plan)
     json_object_set_new(out, "filter",
                         plan->filter ? json_deep_copy(plan->filter)
                                      : json_null());
-    json_object_set_new(out, "after", plan->has_after
-                                          ? json_string(plan->after)
-                                          : json_null());
+    json_object_set_new(
+        out, "after", plan->has_after ? json_string(plan->after) : json_null());
     json_object_set_new(out, "projection_key",
                         json_string(plan->projection_key));
     json_object_set_new(resp, plan->response_key,
@@ -223,8 +218,8 @@ static json_t *check(const char *query, size_t len, const char *op,
     gql_plan_t *plan;
     json_t *out = json_object(), *errs = json_array();
 
-    plan = gql_compile(query, len, op, vars, collections, NCOLLECTIONS,
-                       errors, 8, &nerrors);
+    plan = gql_compile(query, len, op, vars, collections, NCOLLECTIONS, errors,
+                       8, &nerrors);
     json_object_set_new(out, "accept", json_boolean(plan != NULL));
     for (int i = 0; i < nerrors; i++)
         json_array_append_new(errs, json_pack("{s:s,s:i,s:i}", "message",
@@ -360,8 +355,7 @@ int main(int argc, char **argv)
         }
         res = check(text, len, op, vars);
         if (json_is_true(json_object_get(res, "accept"))) {
-            char *plan = json_dumps(json_object_get(res, "plan"),
-                                    JSON_COMPACT);
+            char *plan = json_dumps(json_object_get(res, "plan"), JSON_COMPACT);
 
             printf("%s: accept %s\n", argv[i], plan);
             free(plan);

@@ -79,79 +79,87 @@ typedef struct lex_case {
     int line, column;
 } lex_case_t;
 
-#define OK(in, toks) {in, toks, NULL, 0, 0}
-#define ERR(in, msg, l, c) {in, NULL, msg, l, c}
+#define OK(in, toks)                                                           \
+    {                                                                          \
+        in, toks, NULL, 0, 0                                                   \
+    }
+#define ERR(in, msg, l, c)                                                     \
+    {                                                                          \
+        in, NULL, msg, l, c                                                    \
+    }
 
 static const lex_case_t cases[] = {
     OK("{ } ( ) [ ] ! $ & : = @ | ...", "{ } ( ) [ ] ! $ & : = @ | ..."),
-    OK("query _x1 X_Y __typename", "Name:query Name:_x1 Name:X_Y Name:__typename"),
+    OK("query _x1 X_Y __typename",
+       "Name:query Name:_x1 Name:X_Y Name:__typename"),
     OK("0 -0 12 -34 1.5 -2.25e3 1E-2 6.02e+23 0.0",
-     "Int:0 Int:-0 Int:12 Int:-34 Float:1.5 Float:-2.25e3 Float:1E-2 "
-     "Float:6.02e+23 Float:0.0"),
+       "Int:0 Int:-0 Int:12 Int:-34 Float:1.5 Float:-2.25e3 Float:1E-2 "
+       "Float:6.02e+23 Float:0.0"),
     OK("\"a\\\"b\\\\c\\/d\\be\\ff\\ng\\rh\\ti\"",
-     "String:a\"b\\c/d\\x08e\\x0cf\\x0ag\\x0dh\\x09i"),
+       "String:a\"b\\c/d\\x08e\\x0cf\\x0ag\\x0dh\\x09i"),
     OK("\"\\u0041\\u00e9\\u4E2D\"", "String:A\\xc3\\xa9\\xe4\\xb8\\xad"),
     OK("\"\\uD83D\\uDE00\"", "String:\\xf0\\x9f\\x98\\x80"),
     OK("\"\\u{1F600}\\u{41}\\u{0000041}\"", "String:\\xf0\\x9f\\x98\\x80AA"),
     OK("\"caf\xc3\xa9 \xf0\x9d\x84\x9e\"",
-     "String:caf\\xc3\\xa9 \\xf0\\x9d\\x84\\x9e"),
+       "String:caf\\xc3\\xa9 \\xf0\\x9d\\x84\\x9e"),
     OK("\"\"", "String:"),
     OK("\"a\x01\x7f\"", "String:a\\x01\\x7f"),
-    OK("\"\"\"\n    hello\n      world\n    \"\"\"",
-     "Block:hello\\x0a  world"),
+    OK("\"\"\"\n    hello\n      world\n    \"\"\"", "Block:hello\\x0a  world"),
     OK("\"\"\"  first\n  second\"\"\"", "Block:  first\\x0asecond"),
     OK("\"\"\"x \\\"\"\" y\"\"\"", "Block:x \"\"\" y"),
     OK("\"\"\"\"\"\"", "Block:"),
     OK("\"\"\"a\\nb\"\"\"", "Block:a\\nb"),
-    OK("\"\"\"\r\n\r\n  a\r\n\r\n   b\r\n  \r\n\"\"\"",
-     "Block:a\\x0a\\x0a b"),
+    OK("\"\"\"\r\n\r\n  a\r\n\r\n   b\r\n  \r\n\"\"\"", "Block:a\\x0a\\x0a b"),
     OK("\"\"\"\n\t\tx\n\t y\n\"\"\"", "Block:x\\x0ay"),
-    OK("\xef\xbb\xbf# comment\n,a,#x\r\nb\xef\xbb\xbf\tc", "Name:a Name:b Name:c"),
+    OK("\xef\xbb\xbf# comment\n,a,#x\r\nb\xef\xbb\xbf\tc",
+       "Name:a Name:b Name:c"),
     OK("# only a comment", ""),
     OK("", ""),
     ERR("'x'",
-     "Syntax Error: Unexpected single quote character ('), did you mean to "
-     "use a double quote (\")?",
-     1, 1),
+        "Syntax Error: Unexpected single quote character ('), did you mean to "
+        "use a double quote (\")?",
+        1, 1),
     ERR("a ?", "Syntax Error: Unexpected character: \"?\".", 1, 3),
     ERR("\"abc", "Syntax Error: Unterminated string.", 1, 5),
     ERR("\"a\nb\"", "Syntax Error: Unterminated string.", 1, 3),
-    ERR("\"\\x\"",
-     "Syntax Error: Invalid character escape sequence: \"\\x\".", 1, 2),
+    ERR("\"\\x\"", "Syntax Error: Invalid character escape sequence: \"\\x\".",
+        1, 2),
     ERR("\"\\u12\"",
-     "Syntax Error: Invalid Unicode escape sequence: \"\\u12\"\".", 1, 2),
+        "Syntax Error: Invalid Unicode escape sequence: \"\\u12\"\".", 1, 2),
     ERR("\"\\uD800\"",
-     "Syntax Error: Invalid Unicode escape sequence: \"\\uD800\".", 1, 2),
+        "Syntax Error: Invalid Unicode escape sequence: \"\\uD800\".", 1, 2),
     ERR("\"\\uDE00\\uD83D\"",
-     "Syntax Error: Invalid Unicode escape sequence: \"\\uDE00\".", 1, 2),
+        "Syntax Error: Invalid Unicode escape sequence: \"\\uDE00\".", 1, 2),
     ERR("\"\\u{110000}\"",
-     "Syntax Error: Invalid Unicode escape sequence: \"\\u{110000}\".", 1, 2),
+        "Syntax Error: Invalid Unicode escape sequence: \"\\u{110000}\".", 1,
+        2),
     ERR("\"\\u{}\"",
-     "Syntax Error: Invalid Unicode escape sequence: \"\\u{}\".", 1, 2),
-    ERR("01", "Syntax Error: Invalid number, unexpected digit after 0: "
-                 "\"1\".",
-     1, 2),
-    ERR("1.",
-     "Syntax Error: Invalid number, expected digit but got: <EOF>.", 1, 3),
-    ERR("1a",
-     "Syntax Error: Invalid number, expected digit but got: \"a\".", 1, 2),
-    ERR("1.5.2",
-     "Syntax Error: Invalid number, expected digit but got: \".\".", 1, 4),
-    ERR("-",
-     "Syntax Error: Invalid number, expected digit but got: <EOF>.", 1, 2),
-    ERR("1e+",
-     "Syntax Error: Invalid number, expected digit but got: <EOF>.", 1, 4),
+        "Syntax Error: Invalid Unicode escape sequence: \"\\u{}\".", 1, 2),
+    ERR("01",
+        "Syntax Error: Invalid number, unexpected digit after 0: "
+        "\"1\".",
+        1, 2),
+    ERR("1.", "Syntax Error: Invalid number, expected digit but got: <EOF>.", 1,
+        3),
+    ERR("1a", "Syntax Error: Invalid number, expected digit but got: \"a\".", 1,
+        2),
+    ERR("1.5.2", "Syntax Error: Invalid number, expected digit but got: \".\".",
+        1, 4),
+    ERR("-", "Syntax Error: Invalid number, expected digit but got: <EOF>.", 1,
+        2),
+    ERR("1e+", "Syntax Error: Invalid number, expected digit but got: <EOF>.",
+        1, 4),
     ERR(".5", "Syntax Error: Unexpected character: \".\".", 1, 1),
     ERR("..", "Syntax Error: Unexpected character: \".\".", 1, 1),
     ERR("\xc3\xa9", "Syntax Error: Unexpected character: U+00E9.", 1, 1),
     ERR("a\n  \xff",
-     "Syntax Error: Invalid character: invalid UTF-8 byte 0xFF.", 2, 3),
+        "Syntax Error: Invalid character: invalid UTF-8 byte 0xFF.", 2, 3),
     ERR("\"ab\xc3\"",
-     "Syntax Error: Invalid character within String: invalid UTF-8 byte "
-     "0xC3.",
-     1, 4),
+        "Syntax Error: Invalid character within String: invalid UTF-8 byte "
+        "0xC3.",
+        1, 4),
     ERR("# \xed\xa0\x80 surrogate",
-     "Syntax Error: Invalid character: invalid UTF-8 byte 0xED.", 1, 3),
+        "Syntax Error: Invalid character: invalid UTF-8 byte 0xED.", 1, 3),
     ERR("\"\"\"abc", "Syntax Error: Unterminated string.", 1, 7),
     ERR("\"\"\"a\n\nb", "Syntax Error: Unterminated string.", 3, 2),
 };
@@ -216,7 +224,9 @@ static const loc_case_t locations[] = {
     {"\"\xc3\xa9\" x", 1, 1, 5},
     {"\"\"\"a\nbc\"\"\" d", 1, 2, 7},
     {"x \"\"\"a\r\nb\"\"\"", 1, 1, 3},
-    {"\xef\xbb\xbf" "a", 0, 1, 2},
+    {"\xef\xbb\xbf"
+     "a",
+     0, 1, 2},
     {"# c\n  { }", 1, 2, 5},
 };
 

@@ -21,8 +21,14 @@ typedef struct parse_case {
     int line, column;
 } parse_case_t;
 
-#define OK(in, out) {in, out, NULL, 0, 0}
-#define ERR(in, msg, l, c) {in, NULL, msg, l, c}
+#define OK(in, out)                                                            \
+    {                                                                          \
+        in, out, NULL, 0, 0                                                    \
+    }
+#define ERR(in, msg, l, c)                                                     \
+    {                                                                          \
+        in, NULL, msg, l, c                                                    \
+    }
 
 static const parse_case_t cases[] = {
     OK("subscription { a }", "subscription { a }"),
@@ -47,7 +53,8 @@ static const parse_case_t cases[] = {
        "query($x: Int) { a(x: $x) }"),
     OK("{ a(x: -1.5e3, y: 0, z: -0, w: 1E+2) }",
        "{ a(x: -1.5e3, y: 0, z: -0, w: 1E+2) }"),
-    OK("{ a(x: [[1], {b: {c: []}}, {}]) }", "{ a(x: [[1], {b: {c: []}}, {}]) }"),
+    OK("{ a(x: [[1], {b: {c: []}}, {}]) }",
+       "{ a(x: [[1], {b: {c: []}}, {}]) }"),
     OK("{ a(x: \"q\\\"\\\\\\n\\u0001\xc3\xa9\") }",
        "{ a(x: \"q\\\"\\\\\\n\\u0001\xc3\xa9\") }"),
     OK("{ a(x: \"\"\"  b  \"\"\") }", "{ a(x: \"\"\"  b  \"\"\") }"),
@@ -95,8 +102,7 @@ static const parse_case_t cases[] = {
         10),
     ERR("fragment F T { a }",
         "Syntax Error: Expected \"on\", found Name \"T\".", 1, 12),
-    ERR("fragment F on T", "Syntax Error: Expected \"{\", found <EOF>.", 1,
-        16),
+    ERR("fragment F on T", "Syntax Error: Expected \"{\", found <EOF>.", 1, 16),
     ERR("{ ...on }", "Syntax Error: Expected Name, found \"}\".", 1, 9),
     ERR("{ ... }", "Syntax Error: Expected \"{\", found \"}\".", 1, 7),
     ERR("query ($x: Int = $y) { a }",
@@ -104,8 +110,8 @@ static const parse_case_t cases[] = {
     ERR("query ($x: Int = $) { a }", "Syntax Error: Unexpected \"$\".", 1, 18),
     ERR("query ($x: Int @d(a: $y)) { a }",
         "Syntax Error: Unexpected variable \"$y\" in constant value.", 1, 22),
-    ERR("query ($x: [Int) { a }",
-        "Syntax Error: Expected \"]\", found \")\".", 1, 16),
+    ERR("query ($x: [Int) { a }", "Syntax Error: Expected \"]\", found \")\".",
+        1, 16),
     ERR("\"d\" { a }",
         "Syntax Error: Unexpected description, descriptions are not "
         "supported on shorthand queries.",
@@ -127,17 +133,20 @@ static const parse_case_t cases[] = {
         "Syntax Error: Name \"null\" is reserved and cannot be used for an "
         "enum value.",
         1, 10),
-    ERR("directive @d on NOWHERE", "Syntax Error: Unexpected Name "
-                                   "\"NOWHERE\".",
+    ERR("directive @d on NOWHERE",
+        "Syntax Error: Unexpected Name "
+        "\"NOWHERE\".",
         1, 17),
     ERR("schema { fetch: Q }", "Syntax Error: Unexpected Name \"fetch\".", 1,
         10),
     ERR("{ a } }", "Syntax Error: Unexpected \"}\".", 1, 7),
-    ERR("{ a(b: {c: 1 d: 2 e}) }", "Syntax Error: Expected \":\", found "
-                                   "\"}\".",
+    ERR("{ a(b: {c: 1 d: 2 e}) }",
+        "Syntax Error: Expected \":\", found "
+        "\"}\".",
         1, 20),
-    ERR("subscriptions { a }", "Syntax Error: Unexpected Name "
-                               "\"subscriptions\".",
+    ERR("subscriptions { a }",
+        "Syntax Error: Unexpected Name "
+        "\"subscriptions\".",
         1, 1),
     ERR("query Q { a }\n  query", "Syntax Error: Expected \"{\", found <EOF>.",
         2, 8),
@@ -235,8 +244,7 @@ static void test_nodes(void **state)
     gql_document_free(doc);
 }
 
-static char *repeat(const char *head, const char *unit, int n,
-                    const char *tail)
+static char *repeat(const char *head, const char *unit, int n, const char *tail)
 {
     size_t len = strlen(head) + strlen(unit) * (size_t)n + strlen(tail);
     char *s = malloc(len + 1);

@@ -63,8 +63,8 @@ static gql_plan_t *compile_ok(const char *doc, const char *vars)
 /* "key:key,e:event,d:data{id:#0}" from the plan's lists. */
 static void shape(buf_t *b, const gql_out_field_t *f, int n)
 {
-    static const char *const kinds[] = {"key", "event", "cursor",
-                                        "typename", "data", "column"};
+    static const char *const kinds[] = {"key",      "event", "cursor",
+                                        "typename", "data",  "column"};
 
     for (int i = 0; i < n; i++) {
         buf_printf(b, "%s%s:%s", i ? "," : "", f[i].response_key,
@@ -151,12 +151,14 @@ static const shape_case_t shapes[] = {
     {"subscription { live: articles { k: key d: data { i: id t: title } } }",
      NULL, "live:k:key,d:data{i:column#0,t:column#1}"},
     {"subscription { articles { data { views title } cursor event key } }",
-     NULL, "articles:data:data{views:column#3,title:column#1},cursor:cursor,"
-           "event:event,key:key"},
+     NULL,
+     "articles:data:data{views:column#3,title:column#1},cursor:cursor,"
+     "event:event,key:key"},
     {"subscription { articles { key data { id } key data { title id } "
      "event } }",
-     NULL, "articles:key:key,data:data{id:column#0,title:column#1},"
-           "event:event"},
+     NULL,
+     "articles:key:key,data:data{id:column#0,title:column#1},"
+     "event:event"},
     {"subscription { articles { ...M } }\nfragment M on articles_mutated "
      "{ key data { ...R title } }\nfragment R on articles { id title }",
      NULL, "articles:key:key,data:data{id:column#0,title:column#1}"},
@@ -165,8 +167,9 @@ static const shape_case_t shapes[] = {
      NULL, "articles:key:key,event:event,data:data{id:column#0}"},
     {"subscription { ...Root }\nfragment Root on Subscription { authors "
      "{ __typename data { name __typename } } }",
-     NULL, "authors:__typename:typename=authors_mutated,"
-           "data:data{name:column#1,__typename:typename=authors}"},
+     NULL,
+     "authors:__typename:typename=authors_mutated,"
+     "data:data{name:column#1,__typename:typename=authors}"},
     {"subscription { articles { a: data { id } b: data { title } } }", NULL,
      "articles:a:data{id:column#0},b:data{title:column#1}"},
     {"subscription { articles { key event @skip(if: true) cursor "
@@ -248,8 +251,9 @@ static const filter_case_t filters[] = {
      NULL, "{\"title\": {\"_eq\": \"d\"}}"},
     {"subscription { articles(filter: {hits: {_gt: 9007199254740993}, "
      "meta: {_nnull: true}}) { key } }",
-     NULL, "{\"hits\": {\"_gt\": 9007199254740993}, \"meta\": {\"_nnull\": "
-           "true}}"},
+     NULL,
+     "{\"hits\": {\"_gt\": 9007199254740993}, \"meta\": {\"_nnull\": "
+     "true}}"},
 };
 
 static void test_filters(void **state)
@@ -295,53 +299,63 @@ static const var_case_t var_cases[] = {
     {"subscription ($a: String) { articles(after: $a) { key } }",
      "{\"other\": 1}", NULL, GQL_EVENT_ALL, NULL},
     {"subscription ($e: EventEnum!) { articles(event: $e) { key } }", NULL,
-     "Variable \"$e\" of required type \"EventEnum!\" was not provided.", 0, NULL},
+     "Variable \"$e\" of required type \"EventEnum!\" was not provided.", 0,
+     NULL},
 
     {"subscription ($e: EventEnum!) { articles(event: $e) { key } }",
      "{\"e\": null}",
-     "Variable \"$e\" of non-null type \"EventEnum!\" must not be null.", 0, NULL},
+     "Variable \"$e\" of non-null type \"EventEnum!\" must not be null.", 0,
+     NULL},
 
     {"subscription ($e: EventEnum) { articles(event: $e) { key } }",
      "{\"e\": \"removed\"}",
      "Variable \"$e\" got invalid value \"removed\"; Value \"removed\" does "
-     "not exist in \"EventEnum\" enum.", 0, NULL},
+     "not exist in \"EventEnum\" enum.",
+     0, NULL},
 
     {"subscription ($e: EventEnum) { articles(event: $e) { key } }",
      "{\"e\": \"updat\"}",
      "Variable \"$e\" got invalid value \"updat\"; Value \"updat\" does not "
-     "exist in \"EventEnum\" enum. Did you mean the enum value \"update\"?", 0, NULL},
+     "exist in \"EventEnum\" enum. Did you mean the enum value \"update\"?",
+     0, NULL},
 
-    {"subscription ($a: String) { articles(after: $a) { key } }",
-     "{\"a\": 12}",
+    {"subscription ($a: String) { articles(after: $a) { key } }", "{\"a\": 12}",
      "Variable \"$a\" got invalid value 12; String cannot represent a non "
-     "string value: 12", 0, NULL},
+     "string value: 12",
+     0, NULL},
 
     {"subscription ($f: articles_filter) { articles(filter: $f) { key } }",
      "{\"f\": {\"_and\": [{\"title\": {\"_eq\": 5}}]}}",
      "Variable \"$f\" got invalid value 5 at \"f._and[0].title._eq\"; "
-     "String cannot represent a non string value: 5", 0, NULL},
+     "String cannot represent a non string value: 5",
+     0, NULL},
     {"subscription ($f: articles_filter) { articles(filter: $f) { key } }",
      "{\"f\": {\"titel\": {}}}",
      "Variable \"$f\" got invalid value { titel: {} }; Field \"titel\" is not "
      "defined by type \"articles_filter\". Did you mean \"title\" or "
-     "\"hits\"?", 0, NULL},
+     "\"hits\"?",
+     0, NULL},
     {"subscription ($f: articles_filter) { articles(filter: $f) { key } }",
      "{\"f\": \"views > 3\"}",
      "Variable \"$f\" got invalid value \"views > 3\"; Expected type "
-     "\"articles_filter\" to be an object.", 0, NULL},
+     "\"articles_filter\" to be an object.",
+     0, NULL},
     {"subscription ($t: [String!]) { articles(filter: {title: {_in: $t}}) "
      "{ key } }",
      "{\"t\": [\"a\", null]}",
      "Variable \"$t\" got invalid value null at \"t[1]\"; Expected "
-     "non-nullable type \"String!\" not to be null.", 0, NULL},
+     "non-nullable type \"String!\" not to be null.",
+     0, NULL},
     {"subscription ($b: Boolean = true) { articles { key event @skip(if: $b) "
      "} }",
      "{\"b\": null}",
-     "Argument \"if\" of non-null type \"Boolean!\" must not be null.", 0, NULL},
+     "Argument \"if\" of non-null type \"Boolean!\" must not be null.", 0,
+     NULL},
     {"subscription ($a: String) { articles(after: $a) { key } }", "\"x\"",
      "Variables must be provided as an Object where each property is a "
      "variable value. Perhaps look to see if an unparsed JSON string was "
-     "provided.", 0, NULL},
+     "provided.",
+     0, NULL},
 };
 
 static void test_variables(void **state)
@@ -443,8 +457,8 @@ static void test_permissions(void **state)
     int n;
     const gql_collection_t *cols;
 
-    plan = compile_ok("subscription { articles { data { secret_note } } }",
-                      NULL);
+    plan =
+        compile_ok("subscription { articles { data { secret_note } } }", NULL);
     gql_plan_free(plan);
     gqlt_hide("articles", "secret_note");
     for (size_t i = 0; i < sizeof(hidden) / sizeof(*hidden); i++) {
@@ -499,8 +513,7 @@ static const refusal_t refusals[] = {
      "query.",
      1, 1},
     {"query Q { _empty }\nsubscription S { articles { key } }", "Q",
-     "Only subscription operations are supported, but \"Q\" is a query.", 1,
-     1},
+     "Only subscription operations are supported, but \"Q\" is a query.", 1, 1},
     {"mutation { anything }", NULL,
      "Only subscription operations are supported, but this operation is a "
      "mutation.",
@@ -534,8 +547,8 @@ static void test_refusals(void **state)
         if (strcmp(first_error.message, c->error) != 0 ||
             first_error.line != c->line || first_error.column != c->column)
             fail_msg("case %zu: \"%s\" at %d:%d, expected \"%s\" at %d:%d", i,
-                     first_error.message, first_error.line,
-                     first_error.column, c->error, c->line, c->column);
+                     first_error.message, first_error.line, first_error.column,
+                     c->error, c->line, c->column);
     }
 }
 
@@ -547,12 +560,11 @@ static void test_error_count(void **state)
     const gql_collection_t *cols = gqlt_collections(&ncols);
     const char *doc = "subscription { articles { a b c d } }";
 
-    assert_null(gql_compile(doc, strlen(doc), NULL, NULL, cols, ncols, errors,
-                            2, &n));
+    assert_null(
+        gql_compile(doc, strlen(doc), NULL, NULL, cols, ncols, errors, 2, &n));
     assert_int_equal(n, 2);
-    assert_string_equal(errors[1].message,
-                        "Cannot query field \"b\" on type "
-                        "\"articles_mutated\".");
+    assert_string_equal(errors[1].message, "Cannot query field \"b\" on type "
+                                           "\"articles_mutated\".");
 }
 
 static int setup(void **state)
@@ -574,8 +586,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_variables, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_projection_keys, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_projection_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_count, setup, teardown),

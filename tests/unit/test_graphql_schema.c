@@ -95,8 +95,7 @@ static void test_kinds(void **state)
         gql_collection_t col = {"t", ts, NULL, NULL};
         char *sdl = sdl_of(&col, 1), want[200];
 
-        snprintf(want, sizeof(want), "type t {\n  c: %s\n}",
-                 kinds[i].output);
+        snprintf(want, sizeof(want), "type t {\n  c: %s\n}", kinds[i].output);
         expect_in(sdl, want);
         snprintf(want, sizeof(want),
                  "input t_filter {\n  c: %s\n  _and: [t_filter]\n"
@@ -111,9 +110,9 @@ static void test_kinds(void **state)
 static void test_sdl(void **state)
 {
     static const col_t cols[] = {
-        {"id", COLTYPE_INT, true},       {"title", COLTYPE_STRING, false},
+        {"id", COLTYPE_INT, true},        {"title", COLTYPE_STRING, false},
         {"bad-name", COLTYPE_INT, false}, {"__x", COLTYPE_INT, false},
-        {"9lives", COLTYPE_INT, false},  {"_and", COLTYPE_STRING, false},
+        {"9lives", COLTYPE_INT, false},   {"_and", COLTYPE_STRING, false},
     };
     table_schema_t *ts = table("posts", cols, 6);
     gql_collection_t col = {"posts", ts, NULL, NULL};
@@ -122,12 +121,11 @@ static void test_sdl(void **state)
     gql_document_t *doc;
 
     expect_in(sdl, "type Query {\n  _empty: Boolean\n}");
-    expect_in(sdl,
-              "type Subscription {\n"
-              "  posts_mutated(event: EventEnum, filter: posts_filter, "
-              "after: String): posts_mutated\n"
-              "  posts(event: EventEnum, filter: posts_filter, after: "
-              "String): posts_mutated\n}");
+    expect_in(sdl, "type Subscription {\n"
+                   "  posts_mutated(event: EventEnum, filter: posts_filter, "
+                   "after: String): posts_mutated\n"
+                   "  posts(event: EventEnum, filter: posts_filter, after: "
+                   "String): posts_mutated\n}");
     expect_in(sdl, "enum EventEnum {\n  create\n  update\n  delete\n}");
     expect_in(sdl, "scalar JSON\n");
     expect_in(sdl, "scalar GraphQLStringOrFloat\n");
@@ -169,14 +167,14 @@ static void test_collections_left_out(void **state)
     table_schema_t *ts = table("x", one, 1);
     gql_collection_t cols[] = {
         {"news", ts, NULL, NULL},
-        {"news_mutated", ts, NULL, NULL},  /* collides with news's */
-        {"news", ts, NULL, NULL},          /* twice */
-        {"Query", ts, NULL, NULL},         /* a root type */
-        {"Mutation", ts, NULL, NULL},      /* would become a root */
+        {"news_mutated", ts, NULL, NULL}, /* collides with news's */
+        {"news", ts, NULL, NULL},         /* twice */
+        {"Query", ts, NULL, NULL},        /* a root type */
+        {"Mutation", ts, NULL, NULL},     /* would become a root */
         {"string_filter_operators", ts, NULL, NULL},
         {"bad-name", ts, NULL, NULL},
         {"__meta", ts, NULL, NULL},
-        {"hidden", ts, hide_all, NULL},    /* nothing readable */
+        {"hidden", ts, hide_all, NULL}, /* nothing readable */
         {"later", ts, NULL, NULL},
     };
     char *sdl = sdl_of(cols, (int)(sizeof(cols) / sizeof(*cols)));
@@ -194,13 +192,13 @@ static void test_collections_left_out(void **state)
     table_schema_free(ts);
 }
 
-static int compile_errors(const gql_collection_t *cols, int n,
-                          const char *doc, gql_error_t *first)
+static int compile_errors(const gql_collection_t *cols, int n, const char *doc,
+                          gql_error_t *first)
 {
     gql_error_t errors[4];
     int nerr = 0;
-    gql_plan_t *plan = gql_compile(doc, strlen(doc), NULL, NULL, cols, n,
-                                   errors, 4, &nerr);
+    gql_plan_t *plan =
+        gql_compile(doc, strlen(doc), NULL, NULL, cols, n, errors, 4, &nerr);
 
     gql_plan_free(plan);
     if (nerr)
@@ -217,8 +215,7 @@ static void test_no_collections(void **state)
     expect_in(sdl, "type Query {");
     expect_not_in(sdl, "Subscription");
     free(sdl);
-    assert_int_equal(compile_errors(NULL, 0, "subscription { x { y } }",
-                                    &err),
+    assert_int_equal(compile_errors(NULL, 0, "subscription { x { y } }", &err),
                      1);
     assert_string_equal(err.message,
                         "Schema is not configured to execute subscription "

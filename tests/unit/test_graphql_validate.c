@@ -25,8 +25,14 @@ typedef struct vcase {
     int line, column;
 } vcase_t;
 
-#define V(doc) {doc, NULL, 0, 0}
-#define E(doc, msg, l, c) {doc, msg, l, c}
+#define V(doc)                                                                 \
+    {                                                                          \
+        doc, NULL, 0, 0                                                        \
+    }
+#define E(doc, msg, l, c)                                                      \
+    {                                                                          \
+        doc, msg, l, c                                                         \
+    }
 
 static const vcase_t cases[] = {
     V("subscription { articles_mutated { key event cursor data { id title "
@@ -65,8 +71,7 @@ static const vcase_t cases[] = {
       "variable \"$s\" which was not provided a runtime value.",
       1, 50),
     E("subscription { articles @include { key } }",
-      "Argument \"if\" of required type \"Boolean!\" was not provided.", 1,
-      25),
+      "Argument \"if\" of required type \"Boolean!\" was not provided.", 1, 25),
 
     /* KnownTypeNames */
     E("subscription ($f: articles_filtr) { articles(filter: $f) { key } }",
@@ -147,13 +152,12 @@ static const vcase_t cases[] = {
       "fragment F on articles_mutated { key @skip(if: $s) }"),
 
     /* KnownDirectives, UniqueDirectivesPerLocation */
-    E("subscription { articles { key @live } }",
-      "Unknown directive \"@live\".", 1, 31),
+    E("subscription { articles { key @live } }", "Unknown directive \"@live\".",
+      1, 31),
     E("subscription @include(if: true) { articles { key } }",
       "Directive \"@include\" may not be used on SUBSCRIPTION.", 1, 14),
     E("subscription { articles { key @skip(if: false) @skip(if: false) } }",
-      "The directive \"@skip\" can only be used once at this location.", 1,
-      31),
+      "The directive \"@skip\" can only be used once at this location.", 1, 31),
 
     /* KnownArgumentNames, UniqueArgumentNames */
     E("subscription { articles(filtre: {}) { key } }",
@@ -303,9 +307,8 @@ static void test_error_limit(void **state)
     arena_init(&arena, 0);
     assert_false(gql_validate(build(&arena), parsed, &errors));
     assert_int_equal(errors.count, 101);
-    assert_string_equal(items[99].message,
-                        "Cannot query field \"f99\" on type "
-                        "\"articles_mutated\".");
+    assert_string_equal(items[99].message, "Cannot query field \"f99\" on type "
+                                           "\"articles_mutated\".");
     assert_string_equal(items[100].message,
                         "Too many validation errors, error limit reached. "
                         "Validation aborted.");
@@ -318,13 +321,12 @@ static void test_error_limit(void **state)
 /* All errors of a document come in document order, each at its node. */
 static void test_several_errors(void **state)
 {
-    static const char text[] =
-        "subscription S($unused: Int) {\n"
-        "  articles(event: nope) {\n"
-        "    missing\n"
-        "    data { id { x } }\n"
-        "  }\n"
-        "}\n";
+    static const char text[] = "subscription S($unused: Int) {\n"
+                               "  articles(event: nope) {\n"
+                               "    missing\n"
+                               "    data { id { x } }\n"
+                               "  }\n"
+                               "}\n";
     gql_error_t items[8], perr;
     gql_errors_t errors = {.items = items, .max = 8};
     gql_document_t *doc = gql_parse(text, strlen(text), &perr);

@@ -368,8 +368,8 @@ static bool lookup_type(catalog_t *c, uint32_t oid, int32_t typmod,
     snprintf(modtext, sizeof(modtext), "%d", typmod);
     res = query(c,
                 "SELECT t.typtype, t.typcategory, t.typbasetype, "
-                "t.typtypmod, t.typelem, format_type($1::oid, $2::int) "
-                "FROM pg_type t WHERE t.oid = $1::oid",
+                "t.typtypmod, t.typelem, format_type($1::oid, $2::int), "
+                "t.typdelim FROM pg_type t WHERE t.oid = $1::oid",
                 2, params, err, errlen);
     if (!res)
         return false;
@@ -384,6 +384,7 @@ static bool lookup_type(catalog_t *c, uint32_t oid, int32_t typmod,
     row.basetypmod = (int32_t)strtol(PQgetvalue(res, 0, 3), NULL, 10);
     row.elemtype = (uint32_t)strtoul(PQgetvalue(res, 0, 4), NULL, 10);
     snprintf(name, namelen, "%s", PQgetvalue(res, 0, 5));
+    row.typdelim = PQgetvalue(res, 0, 6)[0];
     PQclear(res);
 
     if (!pgtype_builtin(oid, typmod, out)) {

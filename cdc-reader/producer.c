@@ -20,10 +20,22 @@ enum delivery_kind { DELIVERY_RECORD = 1, DELIVERY_SYNC = 2 };
 struct txn_track {
     int kind; /* DELIVERY_RECORD: first, so the opaque can be told apart */
     uint64_t end_lsn;
+    int64_t commit_ts_us;
     uint32_t outstanding;
     bool committed;
     txn_track_t *next;
 };
+
+/* A record someone waits for (schema registrations, state records).  On
+ * the heap: one a caller stopped waiting for is kept until the producer
+ * goes, as its delivery report may still come. */
+typedef struct sync_wait {
+    int kind; /* DELIVERY_SYNC */
+    bool done;
+    bool abandoned;
+    rd_kafka_resp_err_t err;
+    struct sync_wait *next; /* abandoned ones, freed at the end */
+} sync_wait_t;
 
 typedef struct pending {
     struct pending *next;
@@ -44,6 +56,7 @@ struct producer {
     txn_track_t *free_tracks;
     pending_t *pending_head, *pending_tail;
     size_t pending_count;
+    sync_wait_t *abandoned;
     uint64_t acked_lsn;
     char error[512];
     producer_stats_t stats;
@@ -80,6 +93,41 @@ static void advance(producer_t *p)
     }
 }
 
+/* Records Kafka refused for good: the error names the topic, the reason
+ * and what to change. */
+static void refuse(producer_t *p, const char *topic, size_t bytes,
+                   rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+        set_error(p,
+                  "a record of %zu bytes for topic \"%s\" is larger than "
+                  "Kafka accepts: raise CDC_KAFKA_MESSAGE_MAX_BYTES and the "
+                  "topic's max.message.bytes, then restart",
+                  bytes, topic);
+        break;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+        set_error(p,
+                  "Kafka refused to let this reader write to topic \"%s\": "
+                  "%s; grant it Write and IdempotentWrite, then restart",
+                  topic, rd_kafka_err2str(e));
+        break;
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+        set_error(p,
+                  "Kafka did not acknowledge a record for topic \"%s\" "
+                  "within CDC_KAFKA_MESSAGE_TIMEOUT_MS; the reader stops and "
+                  "resumes from the last acknowledged change when restarted",
+                  topic);
+        break;
+    default:
+        set_error(p, "could not deliver to topic \"%s\": %s", topic,
+                  rd_kafka_err2str(e));
+        break;
+    }
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
                         void *opaque)
 {
@@ -88,7 +136,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
 
     (void)rk;
     if (kind && *kind == DELIVERY_SYNC) {
-        producer_sync_t *sync = msg->_private;
+        sync_wait_t *sync = msg->_private;
 
         sync->done = true;
         sync->err = msg->err;
@@ -96,17 +144,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
     }
     if (msg->err) {
         p->stats.delivery_errors++;
-        if (msg->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
-            set_error(p,
-                      "a record of %zu bytes for topic \"%s\" is larger than "
-                      "Kafka accepts: raise CDC_KAFKA_MESSAGE_MAX_BYTES and "
-                      "the topic's max.message.bytes",
-                      msg->len, rd_kafka_topic_name(msg->rkt));
-        } else {
-            set_error(p, "could not deliver to topic \"%s\": %s",
-                      rd_kafka_topic_name(msg->rkt),
-                      rd_kafka_err2str(msg->err));
-        }
+        refuse(p, rd_kafka_topic_name(msg->rkt), msg->len + msg->key_len,
+               msg->err);
         return;
     }
     p->stats.records_acked++;
@@ -145,7 +184,9 @@ producer_t *producer_new(char *err, size_t errlen)
         "enable.idempotence", "true",
         "acks", "all",
         "linger.ms", "5",
-        "message.timeout.ms", "300000",
+        /* Kafka being away is waited out (reading stops while the queue
+         * is full); a refused record is an error at once. */
+        "message.timeout.ms", "0",
         "queue.buffering.max.kbytes", "65536",
         "queue.buffering.max.messages", "100000",
         "client.id", "cdc-reader",
@@ -212,6 +253,12 @@ void producer_free(producer_t *p, int timeout_ms)
         p->head = t->next;
         free(t);
     }
+    while (p->abandoned) {
+        sync_wait_t *w = p->abandoned;
+
+        p->abandoned = w->next;
+        free(w);
+    }
     while (p->free_tracks) {
         txn_track_t *t = p->free_tracks;
 
@@ -235,7 +282,7 @@ int producer_event_fd(producer_t *p)
     return p->event_pipe[0];
 }
 
-txn_track_t *producer_txn_begin(producer_t *p)
+txn_track_t *producer_txn_begin(producer_t *p, int64_t commit_ts_us)
 {
     txn_track_t *t = p->free_tracks;
 
@@ -247,6 +294,7 @@ txn_track_t *producer_txn_begin(producer_t *p)
         return NULL;
     t->kind = DELIVERY_RECORD;
     t->end_lsn = 0;
+    t->commit_ts_us = commit_ts_us;
     t->outstanding = 0;
     t->committed = false;
     t->next = NULL;
@@ -352,8 +400,7 @@ produce_status_t producer_send(producer_t *p, txn_track_t *t,
                   rd_kafka_topic_name(rkt));
         return PRODUCE_FAILED;
     }
-    set_error(p, "could not produce to topic \"%s\": %s",
-              rd_kafka_topic_name(rkt), rd_kafka_err2str(e));
+    refuse(p, rd_kafka_topic_name(rkt), keylen + valuelen, e);
     return PRODUCE_FAILED;
 }
 
@@ -368,8 +415,8 @@ static void retry_pending(producer_t *p)
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return;
         if (e) {
-            set_error(p, "could not produce to topic \"%s\": %s",
-                      rd_kafka_topic_name(x->rkt), rd_kafka_err2str(e));
+            refuse(p, rd_kafka_topic_name(x->rkt), x->keylen + x->valuelen,
+                   e);
             return;
         }
         p->pending_head = x->next;
@@ -398,17 +445,23 @@ bool producer_send_sync(producer_t *p, const char *topic, int32_t partition,
                         size_t valuelen, int timeout_ms, char *err,
                         size_t errlen)
 {
-    producer_sync_t sync = {DELIVERY_SYNC, false, 0};
+    sync_wait_t *sync = calloc(1, sizeof(*sync));
     rd_kafka_resp_err_t e;
     int waited = 0;
+    bool ok = false;
 
+    if (!sync) {
+        snprintf(err, errlen, "out of memory");
+        return false;
+    }
+    sync->kind = DELIVERY_SYNC;
     for (;;) {
         e = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(key, keylen),
             RD_KAFKA_V_VALUE((void *)value, valuelen),
-            RD_KAFKA_V_OPAQUE(&sync), RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE(sync), RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited >= timeout_ms)
             break;
         rd_kafka_poll(p->rk, 100);
@@ -417,30 +470,32 @@ bool producer_send_sync(producer_t *p, const char *topic, int32_t partition,
     if (e) {
         snprintf(err, errlen, "could not produce to topic \"%s\": %s", topic,
                  rd_kafka_err2str(e));
+        free(sync);
         return false;
     }
-    while (!sync.done && waited < timeout_ms) {
+    while (!sync->done && waited < timeout_ms) {
         rd_kafka_poll(p->rk, 100);
         waited += 100;
     }
     advance(p);
-    if (!sync.done) {
-        /* The message may still be delivered later; its opaque must stay
-         * valid, so wait for it before returning the stack frame. */
-        while (!sync.done)
-            rd_kafka_poll(p->rk, 1000);
+    if (!sync->done) {
+        /* The delivery report may still come: keep it until the end. */
+        sync->abandoned = true;
+        sync->next = p->abandoned;
+        p->abandoned = sync;
         snprintf(err, errlen,
                  "Kafka did not acknowledge a record on topic \"%s\" within "
                  "%d ms",
                  topic, timeout_ms);
         return false;
     }
-    if (sync.err) {
+    if (sync->err)
         snprintf(err, errlen, "could not write to topic \"%s\": %s", topic,
-                 rd_kafka_err2str(sync.err));
-        return false;
-    }
-    return true;
+                 rd_kafka_err2str(sync->err));
+    else
+        ok = true;
+    free(sync);
+    return ok;
 }
 
 bool producer_blocked(const producer_t *p)
@@ -456,6 +511,24 @@ uint64_t producer_acked_lsn(const producer_t *p)
 bool producer_idle(const producer_t *p)
 {
     return p->head == NULL && p->pending_head == NULL;
+}
+
+bool producer_flush(producer_t *p, int timeout_ms)
+{
+    int waited = 0;
+
+    producer_poll(p);
+    while (!producer_idle(p) && !p->error[0] && waited < timeout_ms) {
+        rd_kafka_flush(p->rk, 100);
+        producer_poll(p);
+        waited += 100;
+    }
+    return producer_idle(p);
+}
+
+int64_t producer_oldest_unacked_ts(const producer_t *p)
+{
+    return p->head ? p->head->commit_ts_us : 0;
 }
 
 void producer_set_idle_lsn(producer_t *p, uint64_t lsn)

@@ -19,13 +19,6 @@
 typedef struct producer producer_t;
 typedef struct txn_track txn_track_t;
 
-/* A caller waiting for one message (schema records, state records). */
-typedef struct producer_sync {
-    int kind; /* set by producer_send_sync */
-    bool done;
-    rd_kafka_resp_err_t err;
-} producer_sync_t;
-
 typedef enum produce_status {
     PRODUCE_OK,
     PRODUCE_QUEUED,  /* Kafka's queue is full: kept, stop reading WAL */
@@ -41,11 +34,14 @@ void producer_free(producer_t *p, int timeout_ms);
 
 rd_kafka_t *producer_handle(producer_t *p);
 
-/* Starts tracking a source transaction; NULL when out of memory. */
-txn_track_t *producer_txn_begin(producer_t *p);
+/* Starts tracking a source transaction committed at commit_ts_us (for the
+ * lag in seconds); NULL when out of memory.  The tracker belongs to the
+ * producer; the caller hands it back with producer_txn_commit. */
+txn_track_t *producer_txn_begin(producer_t *p, int64_t commit_ts_us);
 
 /* Marks the transaction committed: once its records are acknowledged the
- * acknowledged LSN may move to end_lsn. */
+ * acknowledged LSN may move to end_lsn (0: a transaction given up, which
+ * moves nothing).  t must not be used afterwards. */
 void producer_txn_commit(producer_t *p, txn_track_t *t, uint64_t end_lsn);
 
 /* Produces one record of transaction t to an explicit partition.  value
@@ -59,7 +55,8 @@ produce_status_t producer_send(producer_t *p, txn_track_t *t,
 
 /* Produces one record outside any transaction and waits until Kafka
  * acknowledges it, serving other delivery reports meanwhile.  false with
- * err when it is not acknowledged within timeout_ms. */
+ * err when Kafka refuses it or does not acknowledge it within timeout_ms
+ * (it may still be written later). */
 bool producer_send_sync(producer_t *p, const char *topic, int32_t partition,
                         const void *key, size_t keylen, const void *value,
                         size_t valuelen, int timeout_ms, char *err,
@@ -82,8 +79,18 @@ void producer_set_idle_lsn(producer_t *p, uint64_t lsn);
 /* True when nothing is waiting for acknowledgement. */
 bool producer_idle(const producer_t *p);
 
-/* Non-NULL after a fatal error: the reader must stop without confirming
- * more. */
+/* Serves delivery reports until the producer is idle, a fatal error
+ * happens or timeout_ms passes.  Returns producer_idle. */
+bool producer_flush(producer_t *p, int timeout_ms);
+
+/* Commit time (microseconds since 1970) of the oldest transaction not yet
+ * acknowledged, or 0 when there is none. */
+int64_t producer_oldest_unacked_ts(const producer_t *p);
+
+/* Non-NULL after a fatal error (a record Kafka refused for good, or the
+ * idempotent producer failing): the reader must stop without confirming
+ * more.  Kafka being unreachable is not an error: records wait, without a
+ * time limit unless CDC_KAFKA_MESSAGE_TIMEOUT_MS sets one. */
 const char *producer_error(const producer_t *p);
 
 /* File descriptor that becomes readable when delivery reports wait, for

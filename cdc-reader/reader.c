@@ -1,27 +1,25 @@
-/* The reader's loop: start-up (publication, schemas, topics, slot), the
- * replication stream turned into Kafka records, status updates that confirm
- * only acknowledged positions, standby and reconnection, and the HTTP side
- * (health, metrics, built-in schema registry). */
+/* The reader's loop: start-up (settings, registry, publication, topics),
+ * taking the slot (a standby while another reader holds it, the initial
+ * snapshot when the slot is new), the replication stream handed to the
+ * change events, status updates that confirm only what Kafka acknowledged,
+ * heartbeats, reconnection and a clean stop. */
 #include "reader.h"
 
-#include "arena.h"
-#include "buf.h"
 #include "catalog.h"
-#include "codec.h"
-#include "httpd.h"
-#include "kafka.h"
+#include "changes.h"
 #include "log.h"
-#include "metrics.h"
-#include "pgoutput.h"
 #include "producer.h"
+#include "reader_http.h"
 #include "registry_client.h"
 #include "registry_store.h"
 #include "relcache.h"
+#include "snapshot.h"
 #include "stream.h"
 #include "topics.h"
 #include "wire.h"
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +29,9 @@
 #define TICK_MS             100
 #define STATUS_IDLE_MS      10000
 #define STOP_FLUSH_MS       30000
+#define STOP_STREAM_MS      5000
 #define RECONNECT_MS        2000
 #define MAX_EVENTS_PER_TURN 2000
-#define DECODE_ARENA_LIMIT  ((size_t)2 << 30)
 
 const config_setting_t reader_settings[] = {
     {"CDC_DATABASE_URL", NULL,
@@ -44,6 +42,11 @@ const config_setting_t reader_settings[] = {
     {"CDC_PUBLICATION", "cdc", "publication (created when absent)"},
     {"CDC_TABLES", "",
      "comma-separated tables for a new publication; empty: all tables"},
+    {"CDC_SNAPSHOT", "initial",
+     "initial: read every published table when the slot is created; "
+     "never: changes only"},
+    {"CDC_SNAPSHOT_CHUNK_ROWS", "1000",
+     "rows the snapshot fetches from PostgreSQL at a time"},
     {"CDC_READER_HTTP", "127.0.0.1:8081",
      "address for /healthz, /readyz, /metrics and the built-in registry"},
     {"CDC_SCHEMA_REGISTRY_URL", "",
@@ -65,14 +68,23 @@ const config_setting_t reader_settings[] = {
 typedef enum reader_state {
     STATE_STARTING,
     STATE_STANDBY,
+    STATE_SNAPSHOT,
     STATE_STREAMING,
     STATE_RECONNECTING,
     STATE_STOPPING,
 } reader_state_t;
 
 static const char *const state_names[] = {
-    "starting", "standby", "streaming", "reconnecting", "stopping",
+    "starting", "standby", "snapshot", "streaming", "reconnecting",
+    "stopping",
 };
+
+typedef enum snapshot_status {
+    SNAP_RUNNING,
+    SNAP_READ,   /* every table read; waiting for Kafka */
+    SNAP_FAILED, /* taken again from a new slot */
+    SNAP_FATAL,
+} snapshot_status_t;
 
 typedef struct settings {
     const char *dburl;
@@ -82,6 +94,8 @@ typedef struct settings {
     const char *tables;
     const char *http;
     const char *registry_url;
+    bool snapshot_initial;
+    long chunk_rows;
     long partitions;
     long replication;
     long heartbeat_ms;
@@ -89,22 +103,13 @@ typedef struct settings {
     long standby_retry_ms;
 } settings_t;
 
-/* The transaction being received. */
-typedef struct txn_state {
-    bool open;
-    uint32_t xid;
-    uint64_t commit_lsn;
-    int64_t commit_ts_us;
-    uint64_t seq;
-    txn_track_t *track;
-} txn_state_t;
-
 typedef struct reader {
     settings_t set;
     uv_loop_t loop;
-    uv_poll_t stream_poll;
+    uv_poll_t *stream_poll; /* on the heap: freed when closed */
     bool stream_polling;
-    bool stream_poll_open;
+    uv_idle_t more;         /* goes on reading after a full turn */
+    uv_timer_t kick;        /* runs the snapshot's next step soon */
     uv_poll_t producer_poll;
     uv_timer_t tick;
     uv_signal_t sigterm;
@@ -113,16 +118,27 @@ typedef struct reader {
 
     catalog_t *catalog;
     stream_t *stream;
+    bool streaming; /* the stream is in copy mode */
     producer_t *producer;
     registry_store_t *store;
     registry_client_t *registry;
     topics_t *topics;
     relcache_t relcache;
-    pgoutput_decoder_t decoder;
-    arena_t arena;
-    buf_t keybuf;
-    buf_t valbuf;
-    txn_state_t txn;
+    changes_t changes;
+    uint32_t *table_oids;
+    int ntables;
+    bool locked;
+    bool tails_fresh;
+
+    snapshot_t *snapshot;
+    snapshot_status_t snap_status;
+    char snap_err[1024];
+    uint64_t snap_lsn;
+    uint32_t snap_attempt;
+    bool snapshot_known;
+    snapshot_progress_t snapshot_last;
+    char mark_topic[512];
+    char mark_key[512];
 
     reader_state_t state;
     char detail[1024];
@@ -132,11 +148,9 @@ typedef struct reader {
     uint64_t last_flush_sent;
     uint64_t last_status_ms;
     uint64_t last_heartbeat_ms;
+    uint64_t heartbeats;
     uint64_t next_attempt_ms;
     uint64_t last_registry_poll_ms;
-    int64_t last_commit_ts_us;
-    uint64_t transactions;
-    uint64_t decode_errors;
 } reader_t;
 
 static uint64_t now_ms(void)
@@ -145,14 +159,6 @@ static uint64_t now_ms(void)
 
     gettimeofday(&tv, NULL);
     return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
-}
-
-static int64_t now_us(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
 }
 
 static void set_state(reader_t *r, reader_state_t state, const char *detail)
@@ -230,373 +236,6 @@ out:
     return ok;
 }
 
-/* Producing records. */
-
-/* Sends one record of the current transaction, unless the partition
- * already holds it (a replay after a restart or reconnect). */
-static bool send_record(reader_t *r, rel_t *rel, int32_t partition,
-                        const buf_t *key, const buf_t *value)
-{
-    topic_t *tp = rel->topic;
-    wire_position_t pos = {r->txn.commit_lsn, ++r->txn.seq};
-    produce_status_t st;
-
-    if (wire_position_cmp(&pos, &tp->tail[partition]) <= 0) {
-        tp->skipped++;
-        return true;
-    }
-    st = producer_send(r->producer, r->txn.track, tp->rkt, partition,
-                       key ? key->data : NULL, key ? key->len : 0,
-                       value ? value->data : NULL, value ? value->len : 0,
-                       &pos);
-    if (st == PRODUCE_FAILED) {
-        fatal(r, "%s", producer_error(r->producer));
-        return false;
-    }
-    /* Later replays of this position are skipped as if it were in Kafka
-     * already: if it never gets there the producer fails and we stop. */
-    tp->tail[partition] = pos;
-    tp->produced++;
-    tp->bytes += (key ? key->len : 0) + (value ? value->len : 0);
-    return true;
-}
-
-static int32_t partition_of(rel_t *rel, const buf_t *key)
-{
-    if (!key)
-        return 0;
-    return rd_kafka_msg_partitioner_murmur2(rel->topic->rkt, key->data,
-                                            key->len, rel->topic->partitions,
-                                            NULL, NULL);
-}
-
-static bool encode_key(reader_t *r, rel_t *rel, const value_t *row,
-                       buf_t **key)
-{
-    char err[512] = "";
-
-    *key = NULL;
-    if (rel->ts->nkeys == 0)
-        return true;
-    buf_reset(&r->keybuf);
-    buf_reserve(&r->keybuf, WIRE_HEADER_SIZE);
-    wire_put_header(r->keybuf.data, (uint32_t)rel->ts->key_schema_id);
-    r->keybuf.len = WIRE_HEADER_SIZE;
-    if (!codec_encode_key(rel->ts, row, &r->keybuf, err, sizeof(err))) {
-        fatal(r, "cannot build the key of a change to \"%s.%s\" in "
-                 "transaction %u: %s; a primary key stored out of line "
-                 "(TOAST) needs REPLICA IDENTITY FULL",
-              rel->ts->nspname, rel->ts->relname, r->txn.xid, err);
-        return false;
-    }
-    *key = &r->keybuf;
-    return true;
-}
-
-/* Encodes and sends one change; a delete is followed by a tombstone. */
-static bool emit(reader_t *r, rel_t *rel, change_op_t op, value_t *before,
-                 value_t *after, uint64_t lsn)
-{
-    change_t ch = {op, before, after, {0}, 0};
-    char err[512] = "";
-    buf_t *key;
-    int32_t partition;
-
-    ch.source.lsn = lsn;
-    ch.source.commit_lsn = r->txn.commit_lsn;
-    ch.source.txid = r->txn.xid;
-    ch.source.commit_ts_us = r->txn.commit_ts_us;
-    ch.source.identity = rel->replident;
-    ch.ts_ms = now_us() / 1000;
-    ch.source.seq = r->txn.seq + 1;
-
-    if (!encode_key(r, rel, after ? after : before, &key))
-        return false;
-    partition = partition_of(rel, key);
-
-    buf_reset(&r->valbuf);
-    buf_reserve(&r->valbuf, WIRE_HEADER_SIZE);
-    wire_put_header(r->valbuf.data, (uint32_t)rel->ts->value_schema_id);
-    r->valbuf.len = WIRE_HEADER_SIZE;
-    if (!codec_encode_change(rel->ts, &ch, &r->valbuf, err, sizeof(err))) {
-        fatal(r, "%s (transaction %u)", err, r->txn.xid);
-        return false;
-    }
-    if (!send_record(r, rel, partition, key, &r->valbuf))
-        return false;
-    if (op == OP_DELETE && key)
-        return send_record(r, rel, partition, key, NULL);
-    return true;
-}
-
-/* Parses a tuple into values of rel's columns. */
-static value_t *tuple_values(reader_t *r, rel_t *rel,
-                             const pgoutput_tuple_t *t, uint64_t lsn)
-{
-    value_t *row;
-    char err[512];
-
-    if (t->ncols != rel->ncols) {
-        fatal(r, "change at %" PRIX64 " to \"%s.%s\" has %d columns but its "
-                 "relation has %d",
-              lsn, rel->ts->nspname, rel->ts->relname, t->ncols, rel->ncols);
-        return NULL;
-    }
-    row = arena_alloc(&r->arena, (size_t)(t->ncols ? t->ncols : 1) *
-                                     sizeof(value_t));
-    if (!row) {
-        fatal(r, "change to \"%s.%s\" needs more memory than allowed",
-              rel->ts->nspname, rel->ts->relname);
-        return NULL;
-    }
-    for (int i = 0; i < t->ncols; i++) {
-        const pgoutput_datum_t *d = &t->cols[i];
-
-        memset(&row[i], 0, sizeof(value_t));
-        switch (d->kind) {
-        case 'n':
-            row[i].state = VALUE_NULL;
-            break;
-        case 'u':
-            row[i].state = VALUE_UNCHANGED;
-            break;
-        case 't':
-            if (!pgtype_parse(&rel->types[i], d->data, d->len, &r->arena,
-                              &row[i], err, sizeof(err))) {
-                fatal(r, "could not read column \"%s\" of \"%s.%s\" "
-                         "(type %s): %s",
-                      rel->ts->cols[i].name, rel->ts->nspname,
-                      rel->ts->relname, rel->ts->cols[i].pg_type, err);
-                return NULL;
-            }
-            break;
-        default:
-            fatal(r, "column \"%s\" of \"%s.%s\" arrived in binary form, "
-                     "which this reader does not request",
-                  rel->ts->cols[i].name, rel->ts->nspname, rel->ts->relname);
-            return NULL;
-        }
-    }
-    return row;
-}
-
-static bool key_changed(const rel_t *rel, const pgoutput_tuple_t *old_tuple,
-                        const pgoutput_tuple_t *new_tuple)
-{
-    for (int i = 0; i < rel->ncols; i++) {
-        const pgoutput_datum_t *a = &old_tuple->cols[i];
-        const pgoutput_datum_t *b = &new_tuple->cols[i];
-
-        if (!rel->ts->cols[i].key || b->kind == 'u')
-            continue;
-        if (a->kind != b->kind || a->len != b->len ||
-            (a->len && memcmp(a->data, b->data, a->len) != 0))
-            return true;
-    }
-    return false;
-}
-
-static rel_t *change_rel(reader_t *r, uint32_t oid)
-{
-    rel_t *rel = relcache_get(&r->relcache, oid);
-
-    if (!rel)
-        fatal(r, "change refers to relation %u, which no relation message "
-                 "described",
-              oid);
-    else if (!r->txn.open)
-        fatal(r, "change to \"%s.%s\" arrived outside a transaction",
-              rel->ts->nspname, rel->ts->relname);
-    return r->txn.open ? rel : NULL;
-}
-
-static bool handle_change(reader_t *r, const pgoutput_msg_t *m, uint64_t lsn)
-{
-    rel_t *rel = change_rel(r, m->u.change.oid);
-    value_t *before = NULL, *after = NULL;
-    const pgoutput_tuple_t *old_tuple = &m->u.change.old_tuple;
-    const pgoutput_tuple_t *new_tuple = &m->u.change.new_tuple;
-
-    if (!rel)
-        return false;
-    if (m->u.change.old_kind) {
-        before = tuple_values(r, rel, old_tuple, lsn);
-        if (!before)
-            return false;
-    }
-    if (m->kind != PGO_DELETE) {
-        after = tuple_values(r, rel, new_tuple, lsn);
-        if (!after)
-            return false;
-    }
-
-    switch (m->kind) {
-    case PGO_INSERT:
-        return emit(r, rel, OP_CREATE, NULL, after, lsn);
-    case PGO_DELETE:
-        return emit(r, rel, OP_DELETE, before, NULL, lsn);
-    case PGO_UPDATE:
-        /* With the whole old row, unchanged TOAST values are known. */
-        if (before && m->u.change.old_kind == 'O') {
-            for (int i = 0; i < rel->ncols; i++) {
-                if (after[i].state == VALUE_UNCHANGED &&
-                    before[i].state != VALUE_UNCHANGED)
-                    after[i] = before[i];
-            }
-        }
-        if (before && rel->ts->nkeys > 0 &&
-            key_changed(rel, old_tuple, new_tuple)) {
-            return emit(r, rel, OP_DELETE, before, NULL, lsn) &&
-                   emit(r, rel, OP_CREATE, NULL, after, lsn);
-        }
-        return emit(r, rel, OP_UPDATE, before, after, lsn);
-    default:
-        return false;
-    }
-}
-
-static bool handle_truncate(reader_t *r, const pgoutput_msg_t *m,
-                            uint64_t lsn)
-{
-    for (int i = 0; i < m->u.truncate.nrels; i++) {
-        rel_t *rel = change_rel(r, m->u.truncate.oids[i]);
-        change_t ch = {OP_TRUNCATE, NULL, NULL, {0}, 0};
-        char err[512] = "";
-        uint64_t seq;
-
-        if (!rel)
-            return false;
-        ch.source.lsn = lsn;
-        ch.source.commit_lsn = r->txn.commit_lsn;
-        ch.source.txid = r->txn.xid;
-        ch.source.commit_ts_us = r->txn.commit_ts_us;
-        ch.source.identity = rel->replident;
-        ch.ts_ms = now_us() / 1000;
-        ch.source.seq = r->txn.seq + 1;
-        buf_reset(&r->valbuf);
-        buf_reserve(&r->valbuf, WIRE_HEADER_SIZE);
-        wire_put_header(r->valbuf.data, (uint32_t)rel->ts->value_schema_id);
-        r->valbuf.len = WIRE_HEADER_SIZE;
-        if (!codec_encode_change(rel->ts, &ch, &r->valbuf, err,
-                                 sizeof(err))) {
-            fatal(r, "%s", err);
-            return false;
-        }
-        /* Every partition learns of the truncate, each at the same
-         * position, so per-partition order holds for every key. */
-        seq = r->txn.seq;
-        for (int p = 0; p < rel->topic->partitions; p++) {
-            r->txn.seq = seq;
-            if (!send_record(r, rel, p, NULL, &r->valbuf))
-                return false;
-        }
-    }
-    return true;
-}
-
-static bool handle_relation(reader_t *r, const pgoutput_msg_t *m)
-{
-    int n = m->u.relation.ncols;
-    const char **names = calloc((size_t)n + 1, sizeof(char *));
-    uint32_t *oids = calloc((size_t)n + 1, sizeof(uint32_t));
-    int32_t *mods = calloc((size_t)n + 1, sizeof(int32_t));
-    bool *keys = calloc((size_t)n + 1, sizeof(bool));
-    rel_desc_t d;
-    char err[1024] = "";
-    bool ok = false;
-
-    if (!names || !oids || !mods || !keys) {
-        fatal(r, "out of memory");
-        goto out;
-    }
-    for (int i = 0; i < n; i++) {
-        names[i] = m->u.relation.cols[i].name;
-        oids[i] = m->u.relation.cols[i].type_oid;
-        mods[i] = m->u.relation.cols[i].typmod;
-        keys[i] = m->u.relation.cols[i].key;
-    }
-    d.oid = m->u.relation.oid;
-    d.nspname = m->u.relation.nspname;
-    d.relname = m->u.relation.relname;
-    d.replident = m->u.relation.replident;
-    d.ncols = n;
-    d.names = names;
-    d.type_oids = oids;
-    d.typmods = mods;
-    d.key_flags = keys;
-    if (!relcache_apply(&r->relcache, &d, err, sizeof(err)))
-        fatal(r, "could not prepare table \"%s.%s\": %s", d.nspname,
-              d.relname, err);
-    else
-        ok = true;
-
-out:
-    free(names);
-    free(oids);
-    free(mods);
-    free(keys);
-    return ok;
-}
-
-static bool handle_message(reader_t *r, const uint8_t *data, size_t len,
-                           uint64_t lsn)
-{
-    pgoutput_msg_t m;
-    char err[512];
-
-    if (!pgoutput_decode(&r->decoder, data, len, &m, err, sizeof(err))) {
-        r->decode_errors++;
-        fatal(r, "could not decode the change stream at %X/%X: %s",
-              (unsigned)(lsn >> 32), (unsigned)lsn, err);
-        return false;
-    }
-    arena_reset(&r->arena);
-
-    switch (m.kind) {
-    case PGO_BEGIN:
-        if (r->txn.open)
-            producer_txn_commit(r->producer, r->txn.track, 0);
-        r->txn.open = true;
-        r->txn.xid = m.u.begin.xid;
-        r->txn.commit_lsn = m.u.begin.final_lsn;
-        r->txn.commit_ts_us = m.u.begin.commit_ts + PG_EPOCH_OFFSET_US;
-        r->txn.seq = 0;
-        r->txn.track = producer_txn_begin(r->producer);
-        if (!r->txn.track) {
-            fatal(r, "out of memory");
-            return false;
-        }
-        return true;
-    case PGO_COMMIT:
-        if (!r->txn.open) {
-            fatal(r, "commit at %X/%X without a transaction",
-                  (unsigned)(lsn >> 32), (unsigned)lsn);
-            return false;
-        }
-        producer_txn_commit(r->producer, r->txn.track, m.u.commit.end_lsn);
-        r->txn.open = false;
-        r->txn.track = NULL;
-        r->transactions++;
-        r->last_commit_ts_us = r->txn.commit_ts_us;
-        return true;
-    case PGO_RELATION:
-        return handle_relation(r, &m);
-    case PGO_INSERT:
-    case PGO_UPDATE:
-    case PGO_DELETE:
-        return handle_change(r, &m, lsn);
-    case PGO_TRUNCATE:
-        return handle_truncate(r, &m, lsn);
-    case PGO_TYPE:
-        catalog_forget_types(r->catalog);
-        return true;
-    case PGO_ORIGIN:
-    case PGO_MESSAGE:
-        return true;
-    }
-    return true;
-}
-
 /* Status updates. */
 
 static void send_status(reader_t *r, bool reply_requested)
@@ -604,7 +243,7 @@ static void send_status(reader_t *r, bool reply_requested)
     uint64_t flushed = producer_acked_lsn(r->producer);
     char err[512];
 
-    if (!r->stream || r->state != STATE_STREAMING)
+    if (!r->stream || !r->streaming)
         return;
     if (!stream_send_status(r->stream, r->received_lsn, flushed,
                             reply_requested, err, sizeof(err))) {
@@ -627,38 +266,103 @@ static void on_stream_readable(uv_poll_t *h, int status, int events);
 
 static void watch_stream(reader_t *r, bool on)
 {
-    if (on == r->stream_polling || !r->stream_poll_open)
+    if (on == r->stream_polling || !r->stream_poll)
         return;
     if (on)
-        uv_poll_start(&r->stream_poll, UV_READABLE, on_stream_readable);
+        uv_poll_start(r->stream_poll, UV_READABLE, on_stream_readable);
     else
-        uv_poll_stop(&r->stream_poll);
+        uv_poll_stop(r->stream_poll);
     r->stream_polling = on;
 }
 
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void release_lock(reader_t *r)
+{
+    if (r->locked)
+        snapshot_unlock(catalog_conn(r->catalog), r->set.slot);
+    r->locked = false;
+}
+
+/* Closes the replication connection.  A transaction cut off mid-way is
+ * received again from its start; what of it reached Kafka is skipped by
+ * position. */
 static void drop_stream(reader_t *r)
 {
-    if (r->stream_poll_open) {
-        uv_poll_stop(&r->stream_poll);
-        uv_close((uv_handle_t *)&r->stream_poll, NULL);
-        r->stream_poll_open = false;
+    if (r->stream_poll) {
+        uv_close((uv_handle_t *)r->stream_poll, free_handle);
+        r->stream_poll = NULL;
         r->stream_polling = false;
     }
+    uv_idle_stop(&r->more);
     stream_free(r->stream);
     r->stream = NULL;
-    /* A transaction cut off mid-way is received again from its start;
-     * what of it reached Kafka is skipped by position. */
-    if (r->txn.open) {
-        producer_txn_commit(r->producer, r->txn.track, 0);
-        r->txn.open = false;
-        r->txn.track = NULL;
-    }
+    r->streaming = false;
+    changes_abandon(&r->changes);
+    /* Another reader may write before this one streams again. */
+    r->tails_fresh = false;
+}
+
+static void retry_later(reader_t *r, const char *why)
+{
+    log_warning(r->set.slot, "%s; retrying", why);
+    release_lock(r);
+    drop_stream(r);
+    set_state(r, STATE_RECONNECTING, why);
+    r->next_attempt_ms = now_ms() + RECONNECT_MS;
+}
+
+static void become_standby(reader_t *r, const char *why)
+{
+    release_lock(r);
+    drop_stream(r);
+    if (r->state != STATE_STANDBY)
+        log_info(r->set.slot, "%s; waiting as a standby", why);
+    set_state(r, STATE_STANDBY, why);
+    r->next_attempt_ms = now_ms() + (uint64_t)r->set.standby_retry_ms;
+}
+
+/* A value its Avro type cannot carry comes again on every start, so the
+ * reader cannot pass it by itself.  What went out before it is flushed
+ * first: skipping its transaction as the message says loses nothing
+ * else. */
+static void refuse_change(reader_t *r, const char *why)
+{
+    uint64_t skip = r->changes.txn.commit_lsn + 1;
+    uint32_t xid = r->changes.txn.xid;
+
+    changes_abandon(&r->changes);
+    if (!producer_flush(r->producer, STOP_FLUSH_MS))
+        log_error(r->set.slot,
+                  "%s; Kafka has not acknowledged the changes before it: "
+                  "start the reader again once Kafka is reachable",
+                  why);
+    else
+        log_error(r->set.slot,
+                  "%s; the reader cannot go past transaction %u: to skip "
+                  "it, stop every reader and run SELECT "
+                  "pg_replication_slot_advance('%s', '%X/%X') (what of it "
+                  "reached Kafka stays there)",
+                  why, xid, r->set.slot, (unsigned)(skip >> 32),
+                  (unsigned)skip);
+    stop_reader(r, 1);
+}
+
+static void process_stream(reader_t *r);
+
+static void on_more(uv_idle_t *h)
+{
+    process_stream(h->data);
 }
 
 static void process_stream(reader_t *r)
 {
-    char err[512];
+    char err[1024];
 
+    uv_idle_stop(&r->more);
     for (int n = 0; n < MAX_EVENTS_PER_TURN; n++) {
         stream_msg_t msg;
         stream_event_t ev;
@@ -679,8 +383,14 @@ static void process_stream(reader_t *r)
         case STREAM_DATA:
             if (msg.wal_end > r->server_wal_end)
                 r->server_wal_end = msg.wal_end;
-            if (!handle_message(r, msg.data, msg.len, msg.wal_start))
+            if (!changes_apply(&r->changes, msg.data, msg.len, msg.wal_start,
+                               err, sizeof(err))) {
+                if (r->changes.refused)
+                    refuse_change(r, err);
+                else
+                    fatal(r, "%s", err);
                 return;
+            }
             if (msg.wal_start > r->received_lsn)
                 r->received_lsn = msg.wal_start;
             break;
@@ -689,7 +399,8 @@ static void process_stream(reader_t *r)
                 r->server_wal_end = msg.wal_end;
             /* Everything before wal_end has reached us; with nothing in
              * flight it is all in Kafka, so the slot may move on. */
-            if (!r->txn.open && producer_idle(r->producer)) {
+            if (!changes_in_transaction(&r->changes) &&
+                producer_idle(r->producer)) {
                 producer_set_idle_lsn(r->producer, msg.wal_end);
                 if (msg.wal_end > r->received_lsn)
                     r->received_lsn = msg.wal_end;
@@ -699,16 +410,15 @@ static void process_stream(reader_t *r)
             break;
         case STREAM_END:
         case STREAM_ERROR:
-            log_warning(r->set.slot, "%s; reconnecting",
-                        ev == STREAM_END ? "replication stream ended" : err);
-            drop_stream(r);
-            set_state(r, STATE_RECONNECTING, err);
-            r->next_attempt_ms = now_ms() + RECONNECT_MS;
+            retry_later(r, ev == STREAM_END ? "replication stream ended"
+                                            : err);
             return;
         }
     }
-    /* Let the loop serve Kafka and HTTP, then come back. */
-    watch_stream(r, true);
+    /* Let the loop serve Kafka and HTTP, then come back: libpq may hold
+     * complete messages the socket will not announce again. */
+    watch_stream(r, false);
+    uv_idle_start(&r->more, on_more);
 }
 
 static void on_stream_readable(uv_poll_t *h, int status, int events)
@@ -719,6 +429,8 @@ static void on_stream_readable(uv_poll_t *h, int status, int events)
     (void)status;
     process_stream(r);
 }
+
+static void snapshot_step(reader_t *r);
 
 static void on_producer_event(uv_poll_t *h, int status, int events)
 {
@@ -732,62 +444,376 @@ static void on_producer_event(uv_poll_t *h, int status, int events)
         fatal(r, "%s", producer_error(r->producer));
         return;
     }
-    if (was_blocked && !producer_blocked(r->producer))
+    if (r->state == STATE_SNAPSHOT)
+        snapshot_step(r);
+    else if (was_blocked && !producer_blocked(r->producer))
         process_stream(r);
 }
 
-/* Connects and starts streaming; on a busy slot becomes a standby. */
-static void try_start_stream(reader_t *r)
+/* Starts streaming on the connection that holds or created the slot. */
+static void start_streaming(reader_t *r)
 {
     char err[1024], lsn[18];
     catalog_slot_t slot;
     bool busy = false;
 
-    r->next_attempt_ms = now_ms() + (uint64_t)r->set.standby_retry_ms;
-    r->stream = stream_connect(r->set.dburl, err, sizeof(err));
-    if (!r->stream) {
-        set_state(r, STATE_RECONNECTING, err);
-        log_warning(r->set.slot, "%s; retrying", err);
-        r->next_attempt_ms = now_ms() + RECONNECT_MS;
-        return;
-    }
     if (!stream_start(r->stream, r->set.slot, r->set.publication, &busy, err,
                       sizeof(err))) {
-        stream_free(r->stream);
-        r->stream = NULL;
-        if (busy) {
-            if (r->state != STATE_STANDBY)
-                log_info(r->set.slot,
-                         "slot is in use by another reader; waiting as a "
-                         "standby");
-            set_state(r, STATE_STANDBY, err);
-            return;
-        }
-        set_state(r, STATE_RECONNECTING, err);
-        log_warning(r->set.slot, "%s; retrying", err);
-        r->next_attempt_ms = now_ms() + RECONNECT_MS;
+        if (busy)
+            become_standby(r, err);
+        else
+            retry_later(r, err);
         return;
     }
+    r->streaming = true;
+    release_lock(r);
 
     /* The slot's confirmed position is where PostgreSQL resumes; Kafka
      * has everything before it. */
-    if (catalog_slot(r->catalog, r->set.slot, &slot, err, sizeof(err)))
-        producer_set_idle_lsn(r->producer, slot.confirmed_flush);
+    memset(&slot, 0, sizeof(slot));
+    if (!catalog_slot(r->catalog, r->set.slot, &slot, err, sizeof(err)))
+        log_warning(r->set.slot, "%s", err);
+    producer_set_idle_lsn(r->producer, slot.confirmed_flush);
+    if (slot.confirmed_flush > r->received_lsn)
+        r->received_lsn = slot.confirmed_flush;
+    r->last_flush_sent = producer_acked_lsn(r->producer);
     wire_lsn_format(slot.confirmed_flush, lsn);
     log_info(r->set.slot, "streaming from %s (publication \"%s\", system %s)",
              lsn, r->set.publication, stream_system_id(r->stream));
     set_state(r, STATE_STREAMING, NULL);
-    r->received_lsn = slot.confirmed_flush;
     r->last_heartbeat_ms = now_ms();
 
-    uv_poll_init(&r->loop, &r->stream_poll, stream_socket(r->stream));
-    r->stream_poll.data = r;
-    r->stream_poll_open = true;
+    r->stream_poll = malloc(sizeof(*r->stream_poll));
+    if (!r->stream_poll) {
+        fatal(r, "out of memory");
+        return;
+    }
+    uv_poll_init(&r->loop, r->stream_poll, stream_socket(r->stream));
+    r->stream_poll->data = r;
     r->stream_polling = false;
     process_stream(r);
 }
 
-/* Periodic work: status, heartbeats, standby, registry refresh. */
+/* Describes every published table to the relation cache (registering its
+ * schemas, so consumers know each table before its first change) and keeps
+ * the list for the snapshot. */
+static bool prepare_tables(reader_t *r, char *err, size_t errlen)
+{
+    catalog_table_t *tables = NULL;
+    int ntables = 0;
+    uint32_t *oids;
+    bool ok = true;
+
+    if (!catalog_ensure_publication(r->catalog, r->set.publication,
+                                    r->set.tables, err, errlen) ||
+        !catalog_published_tables(r->catalog, r->set.publication, &tables,
+                                  &ntables, err, errlen))
+        return false;
+    oids = calloc(ntables ? (size_t)ntables : 1, sizeof(uint32_t));
+    if (!oids) {
+        snprintf(err, errlen, "out of memory");
+        ok = false;
+    }
+    for (int i = 0; i < ntables && ok; i++) {
+        catalog_table_t *t = &tables[i];
+        const char **names = calloc((size_t)t->ncols + 1, sizeof(char *));
+        uint32_t *types = calloc((size_t)t->ncols + 1, sizeof(uint32_t));
+        int32_t *mods = calloc((size_t)t->ncols + 1, sizeof(int32_t));
+        bool *keys = calloc((size_t)t->ncols + 1, sizeof(bool));
+        rel_desc_t d = {t->oid, t->nspname, t->relname, t->replident,
+                        t->ncols, names, types, mods, keys};
+
+        if (!names || !types || !mods || !keys) {
+            snprintf(err, errlen, "out of memory");
+            ok = false;
+        }
+        for (int c = 0; ok && c < t->ncols; c++) {
+            names[c] = t->cols[c].name;
+            types[c] = t->cols[c].type_oid;
+            mods[c] = t->cols[c].typmod;
+            keys[c] = t->cols[c].key;
+        }
+        if (ok && !relcache_apply(&r->relcache, &d, err, errlen))
+            ok = false;
+        if (ok)
+            oids[i] = t->oid;
+        free(names);
+        free(types);
+        free(mods);
+        free(keys);
+    }
+    catalog_tables_free(tables, ntables);
+    if (!ok) {
+        free(oids);
+        return false;
+    }
+    if (!r->table_oids || r->ntables != ntables)
+        log_info(r->set.publication, "publication has %d tables", ntables);
+    free(r->table_oids);
+    r->table_oids = oids;
+    r->ntables = ntables;
+    return true;
+}
+
+/* The initial snapshot. */
+
+static void on_kick(uv_timer_t *t)
+{
+    snapshot_step(t->data);
+}
+
+static void on_snapshot_done(void *arg, bool ok, bool fatal_error,
+                             const char *err)
+{
+    reader_t *r = arg;
+
+    r->snap_status = ok ? SNAP_READ : fatal_error ? SNAP_FATAL : SNAP_FAILED;
+    snprintf(r->snap_err, sizeof(r->snap_err), "%s", err ? err : "");
+    /* Not from inside the snapshot's own call chain. */
+    uv_timer_start(&r->kick, on_kick, 0, 0);
+}
+
+static void end_snapshot(reader_t *r)
+{
+    if (!r->snapshot)
+        return;
+    snapshot_get_progress(r->snapshot, &r->snapshot_last);
+    snapshot_free(r->snapshot);
+    r->snapshot = NULL;
+}
+
+/* Reads every published table and produces its rows as r events.  With
+ * no earlier attempt, creates the slot with an exported snapshot and reads
+ * under it; otherwise the slot, never confirmed since, stays at its
+ * consistent point and the tables are read under a new snapshot, the
+ * stream then replaying every change made since that point.  Called
+ * holding the lock, with the stream connected. */
+static void begin_snapshot(reader_t *r, const snapshot_mark_t *earlier,
+                           uint64_t slot_lsn)
+{
+    snapshot_mark_t mark = {SNAPSHOT_MARK_STARTED, 0, 1, 0};
+    snapshot_options_t opts;
+    char err[1024] = "", name[128] = "", lsn[18];
+    bool busy = false;
+
+    if (!prepare_tables(r, err, sizeof(err))) {
+        retry_later(r, err);
+        return;
+    }
+    if (earlier) {
+        mark.attempt = earlier->attempt + 1;
+        r->snap_lsn = slot_lsn;
+    } else {
+        /* Marked first, so that a slot found without its snapshot
+         * finished is recognised whenever this process dies. */
+        if (!snapshot_mark_write(r->producer, r->mark_topic, r->mark_key,
+                                 &mark, err, sizeof(err))) {
+            retry_later(r, err);
+            return;
+        }
+        if (!stream_create_slot(r->stream, r->set.slot, name, sizeof(name),
+                                &r->snap_lsn, &busy, err, sizeof(err))) {
+            if (busy)
+                become_standby(r, err);
+            else
+                retry_later(r, err);
+            return;
+        }
+        wire_lsn_format(r->snap_lsn, lsn);
+        log_info(r->set.slot, "created replication slot at %s with snapshot "
+                              "\"%s\"",
+                 lsn, name);
+    }
+    mark.consistent_lsn = r->snap_lsn;
+    if (!snapshot_mark_write(r->producer, r->mark_topic, r->mark_key, &mark,
+                             err, sizeof(err))) {
+        retry_later(r, err);
+        return;
+    }
+
+    memset(&opts, 0, sizeof(opts));
+    opts.loop = &r->loop;
+    opts.dburl = r->set.dburl;
+    opts.publication = r->set.publication;
+    opts.snapshot_name = earlier ? NULL : name;
+    opts.consistent_lsn = r->snap_lsn;
+    opts.attempt = mark.attempt;
+    opts.table_oids = r->table_oids;
+    opts.ntables = r->ntables;
+    opts.chunk_rows = (int)r->set.chunk_rows;
+    opts.changes = &r->changes;
+    opts.done = on_snapshot_done;
+    opts.arg = r;
+    r->snap_status = SNAP_RUNNING;
+    r->snap_attempt = mark.attempt;
+    r->snapshot_known = true;
+    set_state(r, STATE_SNAPSHOT, NULL);
+    r->snapshot = snapshot_start(&opts, err, sizeof(err));
+    if (!r->snapshot)
+        retry_later(r, err);
+}
+
+/* Moves the snapshot on: resumes reading after Kafka had room again, and
+ * once every row is acknowledged marks it done and starts streaming. */
+static void snapshot_step(reader_t *r)
+{
+    snapshot_mark_t mark = {SNAPSHOT_MARK_DONE, r->snap_lsn, r->snap_attempt,
+                            0};
+    char err[1024] = "";
+
+    if (r->state != STATE_SNAPSHOT || !r->snapshot)
+        return;
+    switch (r->snap_status) {
+    case SNAP_RUNNING:
+        snapshot_resume(r->snapshot);
+        return;
+    case SNAP_FATAL:
+        fatal(r, "could not take the snapshot: %s", r->snap_err);
+        return;
+    case SNAP_FAILED:
+        end_snapshot(r);
+        changes_snapshot_end(&r->changes);
+        retry_later(r, r->snap_err);
+        return;
+    case SNAP_READ:
+        break;
+    }
+    changes_snapshot_end(&r->changes);
+    if (!producer_idle(r->producer))
+        return;
+    end_snapshot(r);
+    mark.rows = r->snapshot_last.rows;
+    if (!snapshot_mark_write(r->producer, r->mark_topic, r->mark_key, &mark,
+                             err, sizeof(err))) {
+        retry_later(r, err);
+        return;
+    }
+    log_info(r->set.slot, "snapshot is in Kafka; streaming changes made "
+                          "after it");
+    start_streaming(r);
+}
+
+/* Taking the slot. */
+
+/* Under the lock: whether the slot's initial snapshot was cut off and
+ * must be taken again (*mark then says which attempt it was). */
+static bool snapshot_interrupted(reader_t *r, const catalog_slot_t *slot,
+                                 snapshot_mark_t *mark, bool *interrupted,
+                                 char *err, size_t errlen)
+{
+    *interrupted = false;
+    if (!snapshot_mark_read(r->topics, r->mark_topic, r->mark_key, mark, err,
+                            errlen))
+        return false;
+    /* Without a point the process died right after creating the slot;
+     * a slot confirmed past the point has streamed, so it is not the one
+     * the mark speaks of. */
+    *interrupted = mark->state == SNAPSHOT_MARK_STARTED &&
+                   (mark->consistent_lsn == 0 ||
+                    mark->consistent_lsn == slot->confirmed_flush);
+    return true;
+}
+
+/* Connects, and streams when the slot is free: creating it (with the
+ * initial snapshot) when absent, waiting as a standby while another reader
+ * holds it. */
+static void acquire(reader_t *r)
+{
+    char err[1024] = "", why[1100], lsn[18];
+    catalog_slot_t slot;
+    snapshot_mark_t mark;
+    bool got = false, busy = false, interrupted = false;
+    uint64_t created;
+
+    r->next_attempt_ms = now_ms() + (uint64_t)r->set.standby_retry_ms;
+    if (!catalog_slot(r->catalog, r->set.slot, &slot, err, sizeof(err))) {
+        retry_later(r, err);
+        return;
+    }
+    if (slot.exists && (!slot.logical_pgoutput || !slot.same_database)) {
+        fatal(r, "replication slot \"%s\" exists but is not a pgoutput slot "
+                 "of database \"%s\": choose another CDC_SLOT or drop it",
+              r->set.slot, catalog_database(r->catalog));
+        return;
+    }
+    if (slot.exists && slot.active) {
+        snprintf(why, sizeof(why), "slot is in use by process %d",
+                 slot.active_pid);
+        become_standby(r, why);
+        return;
+    }
+    if (!snapshot_lock(catalog_conn(r->catalog), r->set.slot, &got, err,
+                       sizeof(err))) {
+        retry_later(r, err);
+        return;
+    }
+    if (!got) {
+        become_standby(r, "another reader is preparing the slot");
+        return;
+    }
+    r->locked = true;
+
+    /* Under the lock the slot is ours to decide on. */
+    if (!catalog_slot(r->catalog, r->set.slot, &slot, err, sizeof(err))) {
+        retry_later(r, err);
+        return;
+    }
+    if (slot.exists && slot.active) {
+        snprintf(why, sizeof(why), "slot is in use by process %d",
+                 slot.active_pid);
+        become_standby(r, why);
+        return;
+    }
+    if (!r->tails_fresh && !topics_refresh_tails(r->topics, err,
+                                                 sizeof(err))) {
+        retry_later(r, err);
+        return;
+    }
+    r->tails_fresh = false;
+    r->stream = stream_connect(r->set.dburl, err, sizeof(err));
+    if (!r->stream) {
+        retry_later(r, err);
+        return;
+    }
+    snprintf(r->mark_key, sizeof(r->mark_key), "%s/%s/%s",
+             stream_system_id(r->stream), catalog_database(r->catalog),
+             r->set.slot);
+
+    if (r->set.snapshot_initial) {
+        if (!slot.exists) {
+            begin_snapshot(r, NULL, 0);
+            return;
+        }
+        if (!snapshot_interrupted(r, &slot, &mark, &interrupted, err,
+                                  sizeof(err))) {
+            retry_later(r, err);
+            return;
+        }
+        if (interrupted) {
+            log_warning(r->set.slot,
+                        "the initial snapshot of this slot did not finish; "
+                        "taking it again, then streaming every change since "
+                        "the slot's start");
+            begin_snapshot(r, &mark, slot.confirmed_flush);
+            return;
+        }
+    } else if (!slot.exists) {
+        if (!stream_create_slot(r->stream, r->set.slot, NULL, 0, &created,
+                                &busy, err, sizeof(err))) {
+            if (busy)
+                become_standby(r, err);
+            else
+                retry_later(r, err);
+            return;
+        }
+        wire_lsn_format(created, lsn);
+        log_info(r->set.slot, "created replication slot at %s (no snapshot)",
+                 lsn);
+    }
+    start_streaming(r);
+}
+
+/* Periodic work: status, heartbeats, standby, snapshot, registry. */
 static void on_tick(uv_timer_t *t)
 {
     reader_t *r = t->data;
@@ -814,15 +840,20 @@ static void on_tick(uv_timer_t *t)
             /* The server answers with a keepalive carrying its position,
              * which moves the slot when nothing is in flight. */
             r->last_heartbeat_ms = now;
+            r->heartbeats++;
             send_status(r, true);
         }
-        if (!r->stream_polling && !producer_blocked(r->producer))
+        if (!r->stream_polling && !producer_blocked(r->producer) &&
+            !uv_is_active((uv_handle_t *)&r->more))
             process_stream(r);
+        break;
+    case STATE_SNAPSHOT:
+        snapshot_step(r);
         break;
     case STATE_STANDBY:
     case STATE_RECONNECTING:
         if (now >= r->next_attempt_ms)
-            try_start_stream(r);
+            acquire(r);
         break;
     case STATE_STARTING:
     case STATE_STOPPING:
@@ -832,7 +863,8 @@ static void on_tick(uv_timer_t *t)
 
 /* Stopping. */
 
-/* Closes the reader's own handles; libwebsockets closes its own. */
+/* Closes the reader's own handles; libwebsockets closes its own and the
+ * snapshot its. */
 static void close_handle(uv_handle_t *h, void *arg)
 {
     reader_t *r = arg;
@@ -840,47 +872,40 @@ static void close_handle(uv_handle_t *h, void *arg)
     if (uv_is_closing(h))
         return;
     if (h == (uv_handle_t *)&r->tick || h == (uv_handle_t *)&r->sigterm ||
-        h == (uv_handle_t *)&r->sigint ||
-        h == (uv_handle_t *)&r->producer_poll ||
-        (r->stream_poll_open && h == (uv_handle_t *)&r->stream_poll))
+        h == (uv_handle_t *)&r->sigint || h == (uv_handle_t *)&r->kick ||
+        h == (uv_handle_t *)&r->more ||
+        h == (uv_handle_t *)&r->producer_poll)
         uv_close(h, NULL);
 }
 
 static void stop_reader(reader_t *r, int exit_code)
 {
-    uint64_t deadline = now_ms() + STOP_FLUSH_MS;
-
-    if (r->state == STATE_STOPPING)
-        return;
     if (exit_code > r->exit_code)
         r->exit_code = exit_code;
+    if (r->state == STATE_STOPPING)
+        return;
     set_state(r, STATE_STOPPING, NULL);
-    if (r->stream_poll_open) {
-        uv_poll_stop(&r->stream_poll);
-        r->stream_polling = false;
-    }
+    watch_stream(r, false);
+    uv_idle_stop(&r->more);
+    end_snapshot(r);
+    /* What of an open transaction went out is skipped on the replay. */
+    changes_abandon(&r->changes);
 
     /* Let Kafka acknowledge what it has, then confirm exactly that. */
-    if (exit_code == 0) {
-        while (!producer_idle(r->producer) && now_ms() < deadline &&
-               !producer_error(r->producer)) {
-            rd_kafka_flush(producer_handle(r->producer), 100);
-            producer_poll(r->producer);
-            if (r->txn.open)
-                break;
-        }
-    }
+    if (exit_code == 0 && !producer_flush(r->producer, STOP_FLUSH_MS))
+        log_warning(r->set.slot, "Kafka did not acknowledge every record "
+                                 "before stopping; they are sent again on "
+                                 "the next start");
     producer_poll(r->producer);
-    if (r->stream) {
-        char err[256], lsn[18];
-        uint64_t flushed = producer_acked_lsn(r->producer);
+    if (r->streaming) {
+        char lsn[18];
 
-        r->state = STATE_STREAMING;
         send_status(r, false);
-        r->state = STATE_STOPPING;
-        wire_lsn_format(flushed, lsn);
+        if (!stream_finish(r->stream, STOP_STREAM_MS))
+            log_warning(r->set.slot, "the server did not confirm the end of "
+                                     "streaming");
+        wire_lsn_format(r->last_flush_sent, lsn);
         log_info(r->set.slot, "confirmed %s before stopping", lsn);
-        (void)err;
     }
     uv_stop(&r->loop);
 }
@@ -893,124 +918,50 @@ static void on_signal(uv_signal_t *h, int signum)
     stop_reader(r, 0);
 }
 
-/* HTTP: health, readiness, metrics, registry. */
-
-static void render_metrics(reader_t *r, buf_t *out)
-{
-    producer_stats_t ps;
-    uint64_t acked = producer_acked_lsn(r->producer);
-    int64_t lag_s = 0;
-    const char *labels[5];
-
-    producer_get_stats(r->producer, &ps);
-    if (!producer_idle(r->producer) && r->last_commit_ts_us)
-        lag_s = (now_us() - r->last_commit_ts_us) / 1000000;
-
-    metrics_single(out, "cdc_reader_up", "gauge",
-                   "1 while streaming, 0 in standby or reconnecting.",
-                   r->state == STATE_STREAMING);
-    metrics_single(out, "cdc_reader_confirmed_lsn", "gauge",
-                   "LSN confirmed to PostgreSQL (everything before it is in "
-                   "Kafka).",
-                   (double)acked);
-    metrics_single(out, "cdc_reader_received_lsn", "gauge",
-                   "Latest LSN received from PostgreSQL.",
-                   (double)r->received_lsn);
-    metrics_single(out, "cdc_reader_lag_bytes", "gauge",
-                   "WAL bytes between the server's position and what Kafka "
-                   "has acknowledged.",
-                   r->server_wal_end > acked
-                       ? (double)(r->server_wal_end - acked)
-                       : 0);
-    metrics_single(out, "cdc_reader_lag_seconds", "gauge",
-                   "Age of the oldest change not yet acknowledged by Kafka.",
-                   (double)lag_s);
-    metrics_single(out, "cdc_reader_transactions_total", "counter",
-                   "Transactions received.", (double)r->transactions);
-    metrics_single(out, "cdc_reader_produce_errors_total", "counter",
-                   "Records Kafka did not accept.",
-                   (double)ps.delivery_errors);
-    metrics_single(out, "cdc_reader_queue_full_total", "counter",
-                   "Times reading paused because Kafka's queue was full.",
-                   (double)ps.queue_full_events);
-    metrics_single(out, "cdc_reader_in_flight_records", "gauge",
-                   "Records waiting for Kafka's acknowledgement.",
-                   (double)ps.in_flight);
-    metrics_single(out, "cdc_reader_decode_errors_total", "counter",
-                   "Change stream messages that could not be decoded.",
-                   (double)r->decode_errors);
-
-    metrics_family(out, "cdc_reader_events_total", "counter",
-                   "Records produced per topic.");
-    for (int i = 0; i < topics_count(r->topics); i++) {
-        topic_t *tp = topics_at(r->topics, i);
-
-        labels[0] = "topic";
-        labels[1] = tp->name;
-        labels[2] = NULL;
-        metrics_sample(out, "cdc_reader_events_total", labels,
-                       (double)tp->produced);
-    }
-    metrics_family(out, "cdc_reader_bytes_total", "counter",
-                   "Record bytes (key and value) produced per topic.");
-    for (int i = 0; i < topics_count(r->topics); i++) {
-        topic_t *tp = topics_at(r->topics, i);
-
-        labels[0] = "topic";
-        labels[1] = tp->name;
-        labels[2] = NULL;
-        metrics_sample(out, "cdc_reader_bytes_total", labels,
-                       (double)tp->bytes);
-    }
-    metrics_family(out, "cdc_reader_replays_skipped_total", "counter",
-                   "Replayed changes found already in Kafka and skipped.");
-    for (int i = 0; i < topics_count(r->topics); i++) {
-        topic_t *tp = topics_at(r->topics, i);
-
-        labels[0] = "topic";
-        labels[1] = tp->name;
-        labels[2] = NULL;
-        metrics_sample(out, "cdc_reader_replays_skipped_total", labels,
-                       (double)tp->skipped);
-    }
-    if (r->store) {
-        int schemas, subjects;
-
-        registry_store_counts(r->store, &schemas, &subjects);
-        metrics_single(out, "cdc_registry_schemas", "gauge",
-                       "Schemas in the built-in registry.", schemas);
-    }
-    metrics_process(out);
-}
-
-static void handle_http(void *arg, const http_request_t *req,
-                        http_response_t *resp)
+/* What /readyz and /metrics show. */
+static void fill_view(void *arg, reader_view_t *v)
 {
     reader_t *r = arg;
+    int64_t oldest = producer_oldest_unacked_ts(r->producer);
+    struct timeval tv;
 
-    resp->status = 200;
-    if (strcmp(req->path, "/healthz") == 0) {
-        buf_puts(&resp->body, "ok\n");
-        return;
+    gettimeofday(&tv, NULL);
+    v->state = state_names[r->state];
+    v->detail = r->detail;
+    v->ready = r->state == STATE_STREAMING || r->state == STATE_SNAPSHOT;
+    v->confirmed_lsn = r->last_flush_sent;
+    v->acked_lsn = producer_acked_lsn(r->producer);
+    v->received_lsn = r->received_lsn;
+    v->server_lsn = r->server_wal_end;
+    if (oldest > 0)
+        v->lag_seconds = (double)((int64_t)tv.tv_sec * 1000000 + tv.tv_usec -
+                                  oldest) /
+                         1e6;
+    if (v->lag_seconds < 0)
+        v->lag_seconds = 0;
+    v->transactions = r->changes.transactions;
+    if (changes_in_transaction(&r->changes))
+        v->open_txn_records = r->changes.txn.seq;
+    v->decode_errors = r->changes.decode_errors;
+    v->heartbeats = r->heartbeats;
+    v->blocked = producer_blocked(r->producer);
+    producer_get_stats(r->producer, &v->producer);
+    v->topics = r->topics;
+    v->snapshot_running = r->snapshot != NULL;
+    v->snapshot_known = r->snapshot_known;
+    if (r->snapshot)
+        snapshot_get_progress(r->snapshot, &v->snapshot);
+    else
+        v->snapshot = r->snapshot_last;
+    if (r->state == STATE_SNAPSHOT)
+        snprintf(r->detail, sizeof(r->detail), "%d of %d tables, %llu rows",
+                 v->snapshot.tables_done, v->snapshot.tables_total,
+                 (unsigned long long)v->snapshot.rows);
+    if (r->store) {
+        int subjects;
+
+        registry_store_counts(r->store, &v->registry_schemas, &subjects);
     }
-    if (strcmp(req->path, "/readyz") == 0) {
-        if (r->state != STATE_STREAMING)
-            resp->status = 503;
-        buf_printf(&resp->body, "%s%s%s\n", state_names[r->state],
-                   r->detail[0] ? ": " : "", r->detail);
-        return;
-    }
-    if (strcmp(req->path, "/metrics") == 0) {
-        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        render_metrics(r, &resp->body);
-        return;
-    }
-    if (r->store && registry_store_http(r->store, r->producer, req, resp))
-        return;
-    resp->status = 404;
-    buf_printf(&resp->body, "no such path \"%s\"; try /healthz, /readyz, "
-                            "/metrics%s\n",
-               req->path, r->store ? " or the schema registry API" : "");
 }
 
 /* Start-up. */
@@ -1019,6 +970,7 @@ static bool load_settings(reader_t *r, char *err, size_t errlen)
 {
     settings_t *s = &r->set;
     log_level_t level;
+    const char *snapshot;
 
     s->dburl = config_get("CDC_DATABASE_URL");
     if (!s->dburl || !*s->dburl) {
@@ -1033,6 +985,14 @@ static bool load_settings(reader_t *r, char *err, size_t errlen)
     s->tables = config_get_or("CDC_TABLES", "");
     s->http = config_get_or("CDC_READER_HTTP", "127.0.0.1:8081");
     s->registry_url = config_get_or("CDC_SCHEMA_REGISTRY_URL", "");
+    snapshot = config_get_or("CDC_SNAPSHOT", "initial");
+    if (strcmp(snapshot, "initial") != 0 && strcmp(snapshot, "never") != 0) {
+        snprintf(err, errlen, "CDC_SNAPSHOT=\"%s\" is not valid: give "
+                              "initial or never",
+                 snapshot);
+        return false;
+    }
+    s->snapshot_initial = strcmp(snapshot, "initial") == 0;
     if (!log_parse_level(config_get_or("CDC_LOG_LEVEL", "info"), &level)) {
         snprintf(err, errlen, "CDC_LOG_LEVEL=\"%s\" is not valid: give "
                               "debug, info, warning or error",
@@ -1041,7 +1001,9 @@ static bool load_settings(reader_t *r, char *err, size_t errlen)
     }
     log_set_level(level);
     log_set_debug_facilities(config_get_or("CDC_LOG_DEBUG", ""));
-    return config_get_long("CDC_TOPIC_PARTITIONS", 4, 1, 10000,
+    return config_get_long("CDC_SNAPSHOT_CHUNK_ROWS", 1000, 1, 1000000,
+                           &s->chunk_rows, err, errlen) &&
+           config_get_long("CDC_TOPIC_PARTITIONS", 4, 1, 10000,
                            &s->partitions, err, errlen) &&
            config_get_long("CDC_TOPIC_REPLICATION", -1, -1, 32,
                            &s->replication, err, errlen) &&
@@ -1075,87 +1037,9 @@ static bool open_registry(reader_t *r, char *err, size_t errlen)
     return true;
 }
 
-/* Registers the schema of every published table, so consumers and pushers
- * know each table before its first change. */
-static bool prepare_tables(reader_t *r, char *err, size_t errlen)
-{
-    catalog_table_t *tables = NULL;
-    int ntables = 0;
-    bool ok = true;
-
-    if (!catalog_ensure_publication(r->catalog, r->set.publication,
-                                    r->set.tables, err, errlen) ||
-        !catalog_published_tables(r->catalog, r->set.publication, &tables,
-                                  &ntables, err, errlen))
-        return false;
-    for (int i = 0; i < ntables && ok; i++) {
-        catalog_table_t *t = &tables[i];
-        const char **names = calloc((size_t)t->ncols + 1, sizeof(char *));
-        uint32_t *oids = calloc((size_t)t->ncols + 1, sizeof(uint32_t));
-        int32_t *mods = calloc((size_t)t->ncols + 1, sizeof(int32_t));
-        bool *keys = calloc((size_t)t->ncols + 1, sizeof(bool));
-        rel_desc_t d = {t->oid, t->nspname, t->relname, t->replident,
-                        t->ncols, names, oids, mods, keys};
-
-        if (!names || !oids || !mods || !keys) {
-            snprintf(err, errlen, "out of memory");
-            ok = false;
-        }
-        for (int c = 0; ok && c < t->ncols; c++) {
-            names[c] = t->cols[c].name;
-            oids[c] = t->cols[c].type_oid;
-            mods[c] = t->cols[c].typmod;
-            keys[c] = t->cols[c].key;
-        }
-        if (ok && !relcache_apply(&r->relcache, &d, err, errlen))
-            ok = false;
-        free(names);
-        free(oids);
-        free(mods);
-        free(keys);
-    }
-    if (ok)
-        log_info(r->set.publication, "publication has %d tables", ntables);
-    catalog_tables_free(tables, ntables);
-    return ok;
-}
-
-static bool ensure_slot(reader_t *r, char *err, size_t errlen)
-{
-    catalog_slot_t slot;
-    stream_t *s;
-    uint64_t lsn;
-    char text[18];
-
-    if (!catalog_slot(r->catalog, r->set.slot, &slot, err, errlen))
-        return false;
-    if (slot.exists) {
-        if (!slot.logical_pgoutput || !slot.same_database) {
-            snprintf(err, errlen,
-                     "replication slot \"%s\" exists but is not a pgoutput "
-                     "slot of database \"%s\": choose another CDC_SLOT or "
-                     "drop it",
-                     r->set.slot, catalog_database(r->catalog));
-            return false;
-        }
-        return true;
-    }
-    s = stream_connect(r->set.dburl, err, errlen);
-    if (!s)
-        return false;
-    if (!stream_create_slot(s, r->set.slot, NULL, 0, &lsn, err, errlen)) {
-        stream_free(s);
-        return false;
-    }
-    stream_free(s);
-    wire_lsn_format(lsn, text);
-    log_info(r->set.slot, "created replication slot at %s", text);
-    return true;
-}
-
 static bool start(reader_t *r, char *err, size_t errlen)
 {
-    httpd_options_t http = {0};
+    reader_http_options_t http = {0};
 
     r->catalog = catalog_connect(r->set.dburl, err, errlen);
     if (!r->catalog)
@@ -1170,17 +1054,28 @@ static bool start(reader_t *r, char *err, size_t errlen)
                            err, errlen);
     if (!r->topics || !open_registry(r, err, errlen))
         return false;
+    snprintf(r->mark_topic, sizeof(r->mark_topic), "%s._snapshots",
+             r->set.prefix);
+    if (r->set.snapshot_initial &&
+        !topics_create(r->topics, r->mark_topic, 1, true, err, errlen))
+        return false;
 
     http.listen = r->set.http;
-    http.handler = handle_http;
-    http.handler_arg = r;
-    r->http = httpd_start(&r->loop, &http, err, errlen);
+    http.view = fill_view;
+    http.arg = r;
+    http.store = r->store;
+    http.producer = r->producer;
+    r->http = reader_http_start(&r->loop, &http, err, errlen);
     if (!r->http)
         return false;
 
     relcache_init(&r->relcache, r->catalog, r->topics, r->set.prefix,
                   register_schema, r);
-    return prepare_tables(r, err, errlen) && ensure_slot(r, err, errlen);
+    changes_init(&r->changes, r->producer, &r->relcache, r->catalog);
+    if (!prepare_tables(r, err, errlen))
+        return false;
+    r->tails_fresh = true;
+    return true;
 }
 
 int reader_run(void)
@@ -1199,15 +1094,15 @@ int reader_run(void)
     config_warn_unknown(reader_settings,
                         (const char *const[]){"CDC_KAFKA_", NULL});
     uv_loop_init(&r->loop);
-    pgoutput_decoder_init(&r->decoder);
-    arena_init(&r->arena, DECODE_ARENA_LIMIT);
-    buf_init(&r->keybuf, 0);
-    buf_init(&r->valbuf, 0);
     set_state(r, STATE_STARTING, NULL);
 
     uv_signal_init(&r->loop, &r->sigterm);
     uv_signal_init(&r->loop, &r->sigint);
-    r->sigterm.data = r->sigint.data = r;
+    uv_idle_init(&r->loop, &r->more);
+    uv_timer_init(&r->loop, &r->kick);
+    uv_timer_init(&r->loop, &r->tick);
+    r->sigterm.data = r->sigint.data = r->more.data = r->kick.data =
+        r->tick.data = r;
     uv_signal_start(&r->sigterm, on_signal, SIGTERM);
     uv_signal_start(&r->sigint, on_signal, SIGINT);
 
@@ -1223,38 +1118,35 @@ int reader_run(void)
                  producer_event_fd(r->producer));
     r->producer_poll.data = r;
     uv_poll_start(&r->producer_poll, UV_READABLE, on_producer_event);
-    uv_timer_init(&r->loop, &r->tick);
-    r->tick.data = r;
     uv_timer_start(&r->tick, on_tick, TICK_MS, TICK_MS);
 
-    try_start_stream(r);
+    acquire(r);
     if (r->state != STATE_STOPPING)
         uv_run(&r->loop, UV_RUN_DEFAULT);
 
 out:
     if (r->state != STATE_STOPPING && r->producer)
         stop_reader(r, r->exit_code);
+    end_snapshot(r);
 
     /* Our handles first, then libwebsockets', which closes its own while
      * the loop runs to the end. */
+    drop_stream(r);
     uv_walk(&r->loop, close_handle, r);
     if (r->http)
-        httpd_stop(r->http, &r->loop);
+        reader_http_stop(r->http, &r->loop);
     uv_run(&r->loop, UV_RUN_DEFAULT);
     uv_loop_close(&r->loop);
 
-    r->stream_poll_open = false;
-    drop_stream(r);
+    if (r->producer)
+        changes_free(&r->changes);
     relcache_free(&r->relcache);
     topics_free(r->topics);
     registry_store_free(r->store);
     registry_client_free(r->registry);
     producer_free(r->producer, 0);
     catalog_free(r->catalog);
-    pgoutput_decoder_free(&r->decoder);
-    arena_free(&r->arena);
-    buf_free(&r->keybuf);
-    buf_free(&r->valbuf);
+    free(r->table_oids);
     code = r->exit_code;
     log_info(NULL, "cdc-reader stopped%s", code ? " after an error" : "");
     free(r);

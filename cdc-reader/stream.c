@@ -8,6 +8,7 @@
 #include "pgoutput.h"
 #include "wire.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,9 +81,17 @@ const char *stream_system_id(const stream_t *s)
     return s->system_id;
 }
 
+/* True when res failed with SQLSTATE state. */
+static bool failed_with(const PGresult *res, const char *state)
+{
+    const char *got = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+    return got && strcmp(got, state) == 0;
+}
+
 bool stream_create_slot(stream_t *s, const char *slot, char *snapshot_name,
-                        size_t namelen, uint64_t *consistent_lsn, char *err,
-                        size_t errlen)
+                        size_t namelen, uint64_t *consistent_lsn,
+                        bool *slot_busy, char *err, size_t errlen)
 {
     char *quoted = PQescapeIdentifier(s->conn, slot, strlen(slot));
     char sql[512];
@@ -94,7 +103,10 @@ bool stream_create_slot(stream_t *s, const char *slot, char *snapshot_name,
              quoted, snapshot_name ? "export" : "nothing");
     PQfreemem(quoted);
     res = PQexec(s->conn, sql);
+    *slot_busy = false;
     if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+        /* 42710: another reader created it first. */
+        *slot_busy = failed_with(res, "42710");
         first_line(err, errlen, "could not create replication slot",
                    PQerrorMessage(s->conn));
         PQclear(res);
@@ -115,7 +127,6 @@ bool stream_start(stream_t *s, const char *slot, const char *publication,
     char *qpub = PQescapeLiteral(s->conn, publication, strlen(publication));
     char sql[1024];
     PGresult *res;
-    const char *state;
 
     /* publication_names is itself a list of identifiers inside a string. */
     snprintf(sql, sizeof(sql),
@@ -127,9 +138,8 @@ bool stream_start(stream_t *s, const char *slot, const char *publication,
     res = PQexec(s->conn, sql);
     *slot_busy = false;
     if (PQresultStatus(res) != PGRES_COPY_BOTH) {
-        state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
         /* 55006: object in use, the slot is held by another reader. */
-        *slot_busy = state && strcmp(state, "55006") == 0;
+        *slot_busy = failed_with(res, "55006");
         first_line(err, errlen, "could not start replication",
                    PQerrorMessage(s->conn));
         PQclear(res);
@@ -218,6 +228,49 @@ stream_event_t stream_read(stream_t *s, stream_msg_t *msg, char *err,
                  p[0]);
         return STREAM_ERROR;
     }
+}
+
+bool stream_finish(stream_t *s, int timeout_ms)
+{
+    int waited = 0;
+
+    if (PQputCopyEnd(s->conn, NULL) <= 0)
+        return false;
+    /* The server may still send what it had queued; read up to its end of
+     * the copy and the command's completion. */
+    while (waited < timeout_ms) {
+        struct pollfd pfd = {PQsocket(s->conn), POLLIN, 0};
+        char *data = NULL;
+        int len;
+
+        if (PQflush(s->conn) < 0 || !PQconsumeInput(s->conn))
+            return false;
+        while ((len = PQgetCopyData(s->conn, &data, 1)) > 0) {
+            PQfreemem(data);
+            data = NULL;
+        }
+        if (len == -1) {
+            PGresult *res;
+            bool ok = true;
+
+            while ((res = PQgetResult(s->conn)) != NULL) {
+                if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+                    PQresultStatus(res) != PGRES_TUPLES_OK)
+                    ok = false;
+                PQclear(res);
+                if (PQisBusy(s->conn))
+                    break;
+            }
+            if (!PQisBusy(s->conn))
+                return ok;
+        } else if (len == -2) {
+            return false;
+        }
+        if (poll(&pfd, 1, 50) < 0)
+            return false;
+        waited += 50;
+    }
+    return false;
 }
 
 bool stream_send_status(stream_t *s, uint64_t received, uint64_t flushed,

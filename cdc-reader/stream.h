@@ -33,10 +33,12 @@ void stream_free(stream_t *s);
 
 /* Creates a logical slot with pgoutput.  With snapshot_name non-NULL the
  * slot exports a snapshot, valid until the next command on this
- * connection; consistent_lsn receives the slot's start point. */
+ * connection, and the connection holds the slot until then;
+ * consistent_lsn receives the slot's start point.  *slot_busy is set when
+ * another process created the slot first. */
 bool stream_create_slot(stream_t *s, const char *slot, char *snapshot_name,
-                        size_t namelen, uint64_t *consistent_lsn, char *err,
-                        size_t errlen);
+                        size_t namelen, uint64_t *consistent_lsn,
+                        bool *slot_busy, char *err, size_t errlen);
 
 /* Starts streaming from the slot's confirmed position.  *slot_busy is set
  * when another process holds the slot. */
@@ -51,6 +53,12 @@ stream_event_t stream_read(stream_t *s, stream_msg_t *msg, char *err,
 /* Sends a standby status update: received, flushed (= applied) LSNs. */
 bool stream_send_status(stream_t *s, uint64_t received, uint64_t flushed,
                         bool reply_requested, char *err, size_t errlen);
+
+/* Ends streaming (CopyDone) and waits, at most timeout_ms, until the
+ * server has finished the command: a status update sent before it has
+ * then been read.  Blocking; for stopping.  false when the server did not
+ * confirm in time. */
+bool stream_finish(stream_t *s, int timeout_ms);
 
 int stream_socket(const stream_t *s);
 

@@ -189,8 +189,9 @@ bool topics_create(topics_t *t, const char *name, int partitions,
 }
 
 /* Reads the last record of every non-empty partition and keeps its
- * position header. */
-static bool read_tails(topics_t *t, topic_t *tp, char *err, size_t errlen)
+ * position header in tails[]. */
+static bool read_tails(topics_t *t, topic_t *tp, wire_position_t *tails,
+                       char *err, size_t errlen)
 {
     rd_kafka_topic_partition_list_t *parts;
     int64_t *last = calloc((size_t)tp->partitions, sizeof(int64_t));
@@ -243,7 +244,7 @@ static bool read_tails(topics_t *t, topic_t *tp, char *err, size_t errlen)
         if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR &&
             rd_kafka_header_get_last(hdrs, WIRE_POSITION_HEADER, &value,
                                      &size) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-            !wire_position_parse(value, size, &tp->tail[m->partition])) {
+            !wire_position_parse(value, size, &tails[m->partition])) {
             log_warning(tp->name,
                         "record at partition %d offset %lld has an unreadable "
                         "position header; it is not used to skip replays",
@@ -265,6 +266,103 @@ static bool read_tails(topics_t *t, topic_t *tp, char *err, size_t errlen)
 out:
     rd_kafka_topic_partition_list_destroy(parts);
     free(last);
+    return ok;
+}
+
+/* Logs the partitions whose tail moved past old (all when old is NULL). */
+static void log_tails(const topic_t *tp, const wire_position_t *old)
+{
+    for (int p = 0; p < tp->partitions; p++) {
+        char pos[WIRE_POSITION_MAX + 1];
+
+        if (!tp->tail[p].commit_lsn ||
+            (old && wire_position_cmp(&tp->tail[p], &old[p]) <= 0))
+            continue;
+        wire_position_format(&tp->tail[p], pos);
+        log_info(tp->name, "partition %d ends at position %s; replayed "
+                           "changes up to it are skipped",
+                 p, pos);
+    }
+}
+
+bool topics_refresh_tails(topics_t *t, char *err, size_t errlen)
+{
+    for (int i = 0; i < t->count; i++) {
+        topic_t *tp = t->list[i];
+        wire_position_t *read = calloc((size_t)tp->partitions,
+                                       sizeof(*read));
+        wire_position_t *old = calloc((size_t)tp->partitions, sizeof(*old));
+
+        if (!read || !old) {
+            free(read);
+            free(old);
+            snprintf(err, errlen, "out of memory");
+            return false;
+        }
+        if (!read_tails(t, tp, read, err, errlen)) {
+            free(read);
+            free(old);
+            return false;
+        }
+        memcpy(old, tp->tail, (size_t)tp->partitions * sizeof(*old));
+        for (int p = 0; p < tp->partitions; p++) {
+            if (wire_position_cmp(&read[p], &tp->tail[p]) > 0)
+                tp->tail[p] = read[p];
+        }
+        log_tails(tp, old);
+        free(read);
+        free(old);
+    }
+    return true;
+}
+
+bool topics_read_partition(topics_t *t, const char *name, int32_t partition,
+                           topics_record_fn fn, void *arg, char *err,
+                           size_t errlen)
+{
+    rd_kafka_topic_partition_list_t *parts;
+    int64_t low = 0, high = 0, next;
+    rd_kafka_resp_err_t e;
+    int idle = 0;
+    bool ok = true;
+
+    e = rd_kafka_query_watermark_offsets(t->tail_reader, name, partition,
+                                         &low, &high, TOPICS_TIMEOUT_MS);
+    if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || (!e && high <= low))
+        return true;
+    if (e) {
+        snprintf(err, errlen, "could not read the end of topic \"%s\": %s",
+                 name, rd_kafka_err2str(e));
+        return false;
+    }
+    parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, name, partition)->offset = low;
+    rd_kafka_assign(t->tail_reader, parts);
+    next = low;
+    while (next < high && idle < TOPICS_TIMEOUT_MS) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(t->tail_reader, 100);
+
+        if (!m) {
+            idle += 100;
+            continue;
+        }
+        if (!m->err && m->partition == partition) {
+            fn(arg, m->key, m->key_len, m->payload, m->len);
+            next = m->offset + 1;
+            idle = 0;
+        } else if (m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+            next = high; /* compacted away under us: nothing more to see */
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(t->tail_reader, NULL);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (next < high) {
+        snprintf(err, errlen, "could not read topic \"%s\" to its end "
+                              "(offset %lld) within %d ms",
+                 name, (long long)high, TOPICS_TIMEOUT_MS);
+        ok = false;
+    }
     return ok;
 }
 
@@ -304,19 +402,9 @@ topic_t *topics_open(topics_t *t, const char *name, char *err,
     if (tp->partitions <= 0)
         goto fail;
     tp->tail = calloc((size_t)tp->partitions, sizeof(wire_position_t));
-    if (!tp->tail || !read_tails(t, tp, err, errlen))
+    if (!tp->tail || !read_tails(t, tp, tp->tail, err, errlen))
         goto fail;
-
-    for (int p = 0; p < tp->partitions; p++) {
-        if (tp->tail[p].commit_lsn) {
-            char pos[WIRE_POSITION_MAX + 1];
-
-            wire_position_format(&tp->tail[p], pos);
-            log_info(name, "partition %d ends at position %s; replayed "
-                           "changes up to it are skipped",
-                     p, pos);
-        }
-    }
+    log_tails(tp, NULL);
     t->list[t->count++] = tp;
     return tp;
 

@@ -34,6 +34,23 @@ void topics_free(topics_t *t);
 topic_t *topics_open(topics_t *t, const char *name, char *err,
                      size_t errlen);
 
+/* Reads the tails of every opened topic again and keeps, per partition,
+ * the later of what Kafka holds and what this process produced: another
+ * reader may have written while this one waited as a standby.  false with
+ * err when Kafka cannot tell. */
+bool topics_refresh_tails(topics_t *t, char *err, size_t errlen);
+
+/* Called for each record; key and value may be NULL. */
+typedef void (*topics_record_fn)(void *arg, const void *key, size_t keylen,
+                                 const void *value, size_t valuelen);
+
+/* Reads one partition of a small topic from its start to its current end,
+ * calling fn for each record.  A topic that does not exist is empty.  false
+ * with err when Kafka cannot be read within the time limit. */
+bool topics_read_partition(topics_t *t, const char *name, int32_t partition,
+                           topics_record_fn fn, void *arg, char *err,
+                           size_t errlen);
+
 /* Creates a topic through the admin API, compacted when asked; a cluster
  * without the admin API (the dev broker) is not an error.  false with err
  * for a real refusal. */

@@ -255,18 +255,32 @@ void config_each_prefixed(const char *prefix,
     }
 }
 
-static bool name_is_known(const char *name, const config_setting_t *settings,
-                          const char *const *open_prefixes)
+/* Edit distance, capped: names are short. */
+static int distance(const char *a, const char *b)
 {
-    for (const config_setting_t *s = settings; s->name; s++) {
-        if (strcmp(s->name, name) == 0)
-            return true;
+    size_t la = strlen(a), lb = strlen(b);
+    int row[128], prev, tmp;
+
+    if (la >= 127 || lb >= 127)
+        return 99;
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        prev = row[0];
+        row[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int best = prev + (a[i - 1] != b[j - 1]);
+
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            tmp = row[j];
+            row[j] = best;
+            prev = tmp;
+        }
     }
-    for (const char *const *p = open_prefixes; p && *p; p++) {
-        if (strncmp(name, *p, strlen(*p)) == 0)
-            return true;
-    }
-    return false;
+    return row[lb];
 }
 
 struct unknown_check {
@@ -274,16 +288,36 @@ struct unknown_check {
     const char *const *open_prefixes;
 };
 
+/* A name this program does not use may belong to the other daemon (one
+ * file can configure both), so only near misses of our own names are
+ * reported: those are typos. */
 static void warn_if_unknown(const char *name, const char *value, void *arg)
 {
     struct unknown_check *check = arg;
+    const char *closest = NULL;
+    int best = 3;
 
     (void)value;
-    if (!name_is_known(name, check->settings, check->open_prefixes))
+    for (const char *const *p = check->open_prefixes; p && *p; p++) {
+        if (strncmp(name, *p, strlen(*p)) == 0)
+            return;
+    }
+    for (const config_setting_t *s = check->settings; s->name; s++) {
+        int d;
+
+        if (strcmp(s->name, name) == 0)
+            return;
+        d = distance(s->name, name);
+        if (d < best) {
+            best = d;
+            closest = s->name;
+        }
+    }
+    if (closest)
         log_warning(NULL,
-                    "setting \"%s\" is not used by this program; check its "
-                    "spelling",
-                    name);
+                    "setting \"%s\" is not used by this program; did you "
+                    "mean \"%s\"?",
+                    name, closest);
 }
 
 void config_warn_unknown(const config_setting_t *settings,

@@ -46,8 +46,10 @@ void config_each_prefixed(const char *prefix,
                                      void *arg),
                           void *arg);
 
-/* Logs a warning for each CDC_* name that is set but appears neither in
- * settings nor under one of the open prefixes (NULL-terminated). */
+/* Logs a warning, with a suggestion, for each CDC_* name that is set, is
+ * not in settings nor under one of the open prefixes (NULL-terminated),
+ * and is within two edits of a name in settings: a likely typo.  Other
+ * names may belong to another program and are left alone. */
 void config_warn_unknown(const config_setting_t *settings,
                          const char *const *open_prefixes);
 

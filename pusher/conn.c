@@ -6,7 +6,9 @@
 #include "fanout.h"
 #include "log.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +104,10 @@ void conn_close(conn_t *c, uint16_t code, const char *reason, bool discard)
         return;
     c->state = CONN_CLOSING;
     c->close_code = code;
+    /* From now on last_seen times the close: a peer that reads nothing
+     * more is dropped CLOSE_WAIT_MS * 4 after it, not after its last
+     * message, so a slow client still gets a moment to read the reason. */
+    c->last_seen_ms = pusher_now_ms();
     free(c->close_reason);
     c->close_reason = reason ? strdup(reason) : NULL;
     if (discard) {
@@ -114,13 +120,23 @@ void conn_close(conn_t *c, uint16_t code, const char *reason, bool discard)
 
 /* Makes room for n more bytes, keeping LWS_PRE bytes of headroom at the
  * start; closes the connection when its queue would pass the limit. */
+static bool write_now(conn_t *c);
+
 static bool reserve(conn_t *c, size_t n)
 {
     pusher_t *p = c->p;
 
     if (c->state == CONN_CLOSING)
         return false;
-    if (conn_queued(c) + n > (size_t)p->set.max_queue_bytes) {
+    /* A burst (one Kafka batch is dispatched before any write) is not a
+     * slow reader: first give the socket what it takes. */
+    if (conn_queued(c) + n > (size_t)p->set.max_queue_bytes && c->wsi)
+        write_now(c);
+    /* Past the process-wide budget, the connections holding more than
+     * their share are the slow ones. */
+    if (conn_queued(c) + n > (size_t)p->set.max_queue_bytes ||
+        (p->queue_bytes + n > (uint64_t)p->set.max_total_queue_bytes &&
+         p->nconns > 0 && conn_queued(c) > p->queue_bytes / (uint64_t)p->nconns)) {
         char reason[120];
 
         p->stats.slow_closes++;
@@ -222,18 +238,143 @@ static void queue_close_frame(conn_t *c)
     lws_callback_on_writable(c->wsi);
 }
 
+static bool write_now(conn_t *c);
+
 void conn_flush_dirty(pusher_t *p)
 {
     conn_t *c = p->dirty;
 
+    p->last_flush_ms = pusher_now_ms();
+    if (p->flush_armed) {
+        uv_timer_stop(&p->flush_timer);
+        p->flush_armed = false;
+    }
     p->dirty = NULL;
     while (c) {
         conn_t *next = c->next_dirty;
 
         c->dirty = false;
         c->next_dirty = NULL;
-        lws_callback_on_writable(c->wsi);
+        if (!write_now(c))
+            lws_callback_on_writable(c->wsi);
         c = next;
+    }
+}
+
+/* Length of the frame whose header starts at at, or 0 when the header is
+ * not all there (it always is: frames are queued whole). */
+static size_t frame_length(const uint8_t *at, size_t avail)
+{
+    size_t len, hlen = 2;
+
+    if (avail < 2)
+        return 0;
+    len = at[1] & 0x7f;
+    if (len == 126) {
+        hlen = 4;
+        if (avail < hlen)
+            return 0;
+        len = (size_t)at[2] << 8 | at[3];
+    } else if (len == 127) {
+        hlen = 10;
+        if (avail < hlen)
+            return 0;
+        len = (size_t)get_be64(at + 2);
+    }
+    return hlen + len;
+}
+
+/* Bytes to hand to libwebsockets now: whole frames only, about
+ * WRITE_CHUNK of them, at least one.  libwebsockets keeps what the socket
+ * does not take and sends it before the next writable callback, so the
+ * queue always starts on a frame; dropping it (a slow client) then never
+ * cuts a frame in two before the close frame. */
+static size_t chunk_of_frames(const conn_t *c)
+{
+    const uint8_t *start = c->out.data + c->out_sent;
+    size_t left = conn_queued(c), n = 0;
+
+    while (n < left) {
+        size_t f = frame_length(start + n, left - n);
+
+        if (f == 0 || f > left - n)
+            return left;
+        if (n > 0 && n + f > WRITE_CHUNK)
+            break;
+        n += f;
+    }
+    return n;
+}
+
+/* Writes the queue straight to the socket: one system call and no change
+ * of the poll set, which a writable callback would cost twice.  Only when
+ * libwebsockets holds nothing of ours, so order is kept.  A frame the
+ * socket takes only part of is finished by libwebsockets (which sends what
+ * it holds before anything else, its own pongs included); whole frames
+ * after it wait for the writable callback.  false: use the callback. */
+static bool write_now(conn_t *c)
+{
+    uint8_t *start = c->out.data + c->out_sent;
+    size_t left = conn_queued(c), at = 0, frame = 0;
+    ssize_t n;
+
+    if (left == 0 || c->state == CONN_CLOSING || lws_partial_buffered(c->wsi))
+        return false;
+    n = send(lws_get_socket_fd(c->wsi), start, left, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+            return false; /* libwebsockets meets the error and closes */
+        n = 0;
+    }
+    if ((size_t)n == left) {
+        c->p->queue_bytes -= left;
+        if (c->out.cap > KEEP_BUFFER)
+            buf_free(&c->out);
+        else
+            c->out.len = 0;
+        c->out_sent = 0;
+        return true;
+    }
+
+    /* Find the frame the socket stopped in. */
+    while (at < (size_t)n) {
+        frame = frame_length(start + at, left - at);
+        if (frame == 0 || frame > left - at)
+            return false;
+        at += frame;
+    }
+    if (at > (size_t)n &&
+        lws_write(c->wsi, start + n, at - (size_t)n, LWS_WRITE_RAW) < 0)
+        return false;
+    c->out_sent += at;
+    c->p->queue_bytes -= at;
+    lws_callback_on_writable(c->wsi);
+    return true;
+}
+
+static void on_flush_timer(uv_timer_t *t)
+{
+    pusher_t *p = t->data;
+
+    p->flush_armed = false;
+    conn_flush_dirty(p);
+}
+
+void conn_flush_batched(pusher_t *p)
+{
+    int64_t wait = p->last_flush_ms + p->set.flush_interval_ms -
+                   pusher_now_ms();
+
+    if (!p->dirty)
+        return;
+    if (wait <= 0) {
+        conn_flush_dirty(p);
+        return;
+    }
+    if (!p->flush_armed) {
+        p->flush_timer.data = p;
+        uv_timer_start(&p->flush_timer, on_flush_timer, (uint64_t)wait, 0);
+        p->flush_armed = true;
     }
 }
 
@@ -242,7 +383,7 @@ int conn_on_writable(conn_t *c)
     size_t left = conn_queued(c);
 
     if (left > 0) {
-        size_t n = left > WRITE_CHUNK ? WRITE_CHUNK : left;
+        size_t n = chunk_of_frames(c);
         int written = lws_write(c->wsi, c->out.data + c->out_sent, n,
                                 LWS_WRITE_RAW);
 

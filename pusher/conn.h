@@ -36,6 +36,11 @@ void conn_close(conn_t *c, uint16_t code, const char *reason, bool discard);
 /* Asks libwebsockets to call back every connection with new output. */
 void conn_flush_dirty(pusher_t *p);
 
+/* The same for event output: at most once per CDC_FLUSH_INTERVAL_MS, so
+ * that at high rates several events reach a client in one write; when the
+ * last flush is older than that, at once. */
+void conn_flush_batched(pusher_t *p);
+
 /* Writes queued output; called when the socket is writable.  Returns -1
  * when the connection should close now. */
 int conn_on_writable(conn_t *c);

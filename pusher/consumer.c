@@ -389,6 +389,18 @@ static live_topic_t *live_of(pusher_t *p, const rd_kafka_message_t *m)
     return NULL;
 }
 
+static struct {
+    pusher_t *p;
+    const live_topic_t *lt;
+} live_cursor_arg;
+
+static void live_cursor(void *arg, buf_t *out)
+{
+    typeof(live_cursor_arg) *a = arg;
+
+    consumer_cursor(a->p, a->lt, out);
+}
+
 /* Handles one message; returns false to pause (schema being fetched). */
 static bool handle(pusher_t *p, rd_kafka_message_t *m)
 {
@@ -465,10 +477,9 @@ static bool handle(pusher_t *p, rd_kafka_message_t *m)
     }
     p->stats.events++;
 
-    buf_reset(&k->cursor);
-    consumer_cursor(p, lt, &k->cursor);
-    fanout_dispatch(p, lt->coll, ts, &ch, (const char *)k->cursor.data,
-                    k->cursor.len);
+    live_cursor_arg.p = p;
+    live_cursor_arg.lt = lt;
+    fanout_dispatch(p, lt->coll, ts, &ch, live_cursor, &live_cursor_arg);
     replay_live_record(p, lt, m->partition, ts, &ch);
     return true;
 }
@@ -500,7 +511,7 @@ static void process(pusher_t *p)
             break;
         }
     }
-    conn_flush_dirty(p);
+    conn_flush_batched(p);
 }
 
 void consumer_resume(pusher_t *p)

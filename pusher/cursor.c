@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,13 +61,39 @@ static bool get_varint(const uint8_t *p, size_t len, size_t *at, uint64_t *v)
     return false;
 }
 
+/* One HMAC context per thread, keyed once: every event carries a cursor,
+ * and setting up a new context each time costs more than the MAC itself. */
 static void mac(const uint8_t key[CURSOR_KEY_SIZE], const uint8_t *data,
                 size_t len, uint8_t out[MAC_SIZE])
 {
+    static __thread EVP_MAC_CTX *ctx;
+    static __thread uint8_t ctx_key[CURSOR_KEY_SIZE];
     uint8_t full[32];
-    unsigned int flen = sizeof(full);
+    size_t flen = sizeof(full);
 
-    HMAC(EVP_sha256(), key, CURSOR_KEY_SIZE, data, len, full, &flen);
+    if (!ctx || memcmp(ctx_key, key, CURSOR_KEY_SIZE) != 0) {
+        EVP_MAC *hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+        OSSL_PARAM params[] = {
+            OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+            OSSL_PARAM_construct_end(),
+        };
+
+        EVP_MAC_CTX_free(ctx);
+        ctx = hmac ? EVP_MAC_CTX_new(hmac) : NULL;
+        EVP_MAC_free(hmac);
+        if (!ctx || !EVP_MAC_init(ctx, key, CURSOR_KEY_SIZE, params)) {
+            EVP_MAC_CTX_free(ctx);
+            ctx = NULL;
+            memset(out, 0, MAC_SIZE);
+            return;
+        }
+        memcpy(ctx_key, key, CURSOR_KEY_SIZE);
+    } else if (!EVP_MAC_init(ctx, NULL, 0, NULL)) {
+        memset(out, 0, MAC_SIZE);
+        return;
+    }
+    EVP_MAC_update(ctx, data, len);
+    EVP_MAC_final(ctx, full, &flen, sizeof(full));
     memcpy(out, full, MAC_SIZE);
 }
 

@@ -99,7 +99,9 @@ typedef struct dispatch {
     pusher_t *p;
     const change_t *ch;
     const table_schema_t *record_ts;
-    const char *cursor;
+    cursor_fn_t cursor_fn;
+    void *cursor_arg;
+    const char *cursor; /* NULL until someone needs it */
     size_t cursor_len;
     int64_t now_us;
     view_t views[4];
@@ -199,6 +201,21 @@ static int decide(const group_t *g, const view_t *v, change_op_t op,
 
 /* Serialization. */
 
+/* A numeric key column, which the GraphQL schema types ID: GraphQL sends
+ * IDs as strings, as Directus does ("id": "7"). */
+static bool graphql_id_number(const column_t *col, const value_t *v)
+{
+    return col->key && v->state == VALUE_SET &&
+           (col->type == COLTYPE_INT || col->type == COLTYPE_LONG);
+}
+
+static void put_id(buf_t *out, const column_t *col, const value_t *v)
+{
+    buf_putc(out, '"');
+    render_value(out, col, v);
+    buf_putc(out, '"');
+}
+
 /* Writes the selected columns of row as a JSON object.  Values not known
  * (unchanged TOAST) are left out of realtime rows; GraphQL must answer
  * every field, so they are null there and named in unknown. */
@@ -230,6 +247,9 @@ static void put_row(buf_t *out, const projection_t *pr,
         if (f->column < 0)
             buf_json_string(out, pr->typename_data,
                             strlen(pr->typename_data));
+        else if (pr->protocol == PROTO_GRAPHQL &&
+                 graphql_id_number(&ts->cols[f->column], &row[f->column]))
+            put_id(out, &ts->cols[f->column], &row[f->column]);
         else
             render_value(out, &ts->cols[f->column], &row[f->column]);
     }
@@ -314,6 +334,13 @@ static void payload(dispatch_t *d, const projection_t *pr, const view_t *v,
     const value_t *row = event == EVENT_DELETE ? v->before : v->after;
     size_t start;
 
+    if (!d->cursor) {
+        buf_reset(&p->cursor_text);
+        d->cursor_fn(d->cursor_arg, &p->cursor_text);
+        d->cursor = buf_cstr(&p->cursor_text) ? (char *)p->cursor_text.data
+                                               : "";
+        d->cursor_len = p->cursor_text.len;
+    }
     for (int i = 0; i < d->ncache; i++) {
         if (d->cache[i].proj == pr && d->cache[i].event == event) {
             *data = (const char *)p->payloads.data + d->cache[i].start;
@@ -377,14 +404,16 @@ static void deliver(pusher_t *p, sub_t *s, const char *data, size_t len)
 }
 
 static void dispatch_init(dispatch_t *d, pusher_t *p, const change_t *ch,
-                          const table_schema_t *record_ts, const char *cursor,
-                          size_t cursor_len)
+                          const table_schema_t *record_ts,
+                          cursor_fn_t cursor_fn, void *cursor_arg)
 {
     d->p = p;
     d->ch = ch;
     d->record_ts = record_ts;
-    d->cursor = cursor;
-    d->cursor_len = cursor_len;
+    d->cursor_fn = cursor_fn;
+    d->cursor_arg = cursor_arg;
+    d->cursor = NULL;
+    d->cursor_len = 0;
     d->now_us = pusher_now_us();
     d->nviews = 0;
     d->ncache = 0;
@@ -393,11 +422,11 @@ static void dispatch_init(dispatch_t *d, pusher_t *p, const change_t *ch,
 
 void fanout_dispatch(pusher_t *p, collection_t *coll,
                      const table_schema_t *record_ts, const change_t *ch,
-                     const char *cursor, size_t cursor_len)
+                     cursor_fn_t cursor_fn, void *cursor_arg)
 {
     dispatch_t d;
 
-    dispatch_init(&d, p, ch, record_ts, cursor, cursor_len);
+    dispatch_init(&d, p, ch, record_ts, cursor_fn, cursor_arg);
     for (group_t *g = coll->groups; g; g = g->next) {
         const view_t *v = view_for(&d, g->ts);
         const char *data;
@@ -419,7 +448,7 @@ void fanout_dispatch(pusher_t *p, collection_t *coll,
 
 void fanout_dispatch_one(pusher_t *p, sub_t *s,
                          const table_schema_t *record_ts, const change_t *ch,
-                         const char *cursor, size_t cursor_len)
+                         cursor_fn_t cursor_fn, void *cursor_arg)
 {
     group_t g = {0};
     dispatch_t d;
@@ -428,7 +457,7 @@ void fanout_dispatch_one(pusher_t *p, sub_t *s,
     size_t len;
     int event;
 
-    dispatch_init(&d, p, ch, record_ts, cursor, cursor_len);
+    dispatch_init(&d, p, ch, record_ts, cursor_fn, cursor_arg);
     g.ts = s->ts;
     g.events = s->events;
     g.filter = s->filter;

@@ -43,16 +43,21 @@ void fanout_unsubscribe(pusher_t *p, sub_t *s);
 /* Finds a connection's subscription by id. */
 sub_t *fanout_find(conn_t *c, const char *id);
 
+/* Appends the cursor of the position just after the change being
+ * dispatched.  Called at most once per change, and only when some
+ * subscriber receives it: a cursor is signed, which is not free. */
+typedef void (*cursor_fn_t)(void *arg, buf_t *out);
+
 /* Delivers one change of collection coll, decoded with schema
- * record_ts, to its live groups.  cursor is the position just after it. */
+ * record_ts, to its live groups. */
 void fanout_dispatch(pusher_t *p, collection_t *coll,
                      const table_schema_t *record_ts, const change_t *ch,
-                     const char *cursor, size_t cursor_len);
+                     cursor_fn_t cursor_fn, void *cursor_arg);
 
 /* Delivers one change to a single subscription that is catching up. */
 void fanout_dispatch_one(pusher_t *p, sub_t *s,
                          const table_schema_t *record_ts, const change_t *ch,
-                         const char *cursor, size_t cursor_len);
+                         cursor_fn_t cursor_fn, void *cursor_arg);
 
 /* Moves a subscription into its live group and, if asked, sends its init
  * event with cursor (the position it starts after). */

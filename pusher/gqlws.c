@@ -127,6 +127,11 @@ static void on_subscribe(pusher_t *p, conn_t *c, const char *id,
     }
     if (json_is_null(variables))
         variables = NULL;
+    if (variables && !json_is_object(variables)) {
+        gqlws_send_error(c, id, "BAD_USER_INPUT",
+                         "\"variables\" must be an object");
+        goto out;
+    }
     plan = gql_compile(query, strlen(query), opname, variables, colls, n,
                        errors, GQLWS_MAX_ERRORS, &nerr);
     if (!plan) {

@@ -974,7 +974,8 @@ static bool root_arguments(planner_t *p, const gql_field_def_t *def,
 
         plan->events = strcmp(e, "create") == 0   ? GQL_EVENT_CREATE
                        : strcmp(e, "update") == 0 ? GQL_EVENT_UPDATE
-                                                  : GQL_EVENT_DELETE;
+                       : strcmp(e, "delete") == 0 ? GQL_EVENT_DELETE
+                                                  : 0;
     }
     if (ok && filter && !json_is_null(filter)) {
         plan->filter = filter;

@@ -3,7 +3,7 @@
  *
  * For each collection C with readable columns:
  *   type C { <column>: <type> ... }
- *   type C_mutated { key: ID!  event: EventEnum  cursor: String  data: C }
+ *   type C_mutated { key: ID  event: EventEnum  cursor: String  data: C }
  *   input C_filter { <column>: <kind>_filter_operators ...
  *                    _and: [C_filter]  _or: [C_filter] }
  *   Subscription.C_mutated(event, filter, after) and the short form
@@ -36,7 +36,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const event_values[] = {"create", "update", "delete"};
+/* "init" is only ever sent: the first event of a resumable subscription,
+ * before any change.  Asked for as an argument it selects no changes. */
+static const char *const event_values[] = {"create", "update", "delete",
+                                           "init"};
 
 /* ---- helpers --------------------------------------------------------- */
 
@@ -549,8 +552,9 @@ static void add_collection(builder_t *b, const gql_collection_t *col,
     if (!mut->fields)
         return;
     id = gql_schema_type(b->s, "ID");
+    /* Nullable: the init event has no key, nor has a table without one. */
     mut->fields[0] = (gql_field_def_t){.name = "key",
-                                       .type = gql_non_null_of(b->arena, id),
+                                       .type = id,
                                        .role = GQL_ROLE_KEY};
     mut->fields[1] = (gql_field_def_t){
         .name = "event", .type = b->s->event_enum, .role = GQL_ROLE_EVENT};
@@ -834,7 +838,7 @@ gql_schema_t *gql_schema_build(arena_t *arena, const gql_collection_t *cols,
     if (b.failed)
         return NULL;
     s->event_enum->enum_values = (const char **)event_values;
-    s->event_enum->nenum_values = 3;
+    s->event_enum->nenum_values = 4;
     add_scalar(&b, "JSON", GQL_SCALAR_CUSTOM);
     add_scalar(&b, "Date", GQL_SCALAR_CUSTOM);
     add_scalar(&b, "GraphQLBigInt", GQL_SCALAR_CUSTOM);

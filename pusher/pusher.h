@@ -228,6 +228,8 @@ typedef struct pusher_settings {
     long refresh_ms;
     long fetch_wait_ms;
     long max_replays;         /* replays running at once */
+    long flush_interval_ms;   /* batching window for event writes */
+    long max_total_queue_bytes;
 } pusher_settings_t;
 
 typedef struct pusher_stats {
@@ -270,8 +272,12 @@ struct pusher {
     projection_t *projections;
     arena_t event_arena;
     buf_t payloads;          /* serialized payloads of the current event */
+    buf_t cursor_text;       /* cursor of the current event */
     buf_t scratch;
     conn_t *dirty;
+    uv_timer_t flush_timer;   /* a batched flush waiting its turn */
+    bool flush_armed;
+    int64_t last_flush_ms;
 
     /* connections (conn.c) */
     conn_t *conns;

@@ -84,7 +84,8 @@ static void on_auth(pusher_t *p, conn_t *c, json_t *msg, const char *uid)
     send_json(c, ok);
 }
 
-/* query.fields as an array of names or a comma-separated string. */
+/* query.fields as an array of names or a comma-separated string (what
+ * the SDK sends: "id, title"); -1 when it is neither, or lists too many. */
 static int read_fields(json_t *fields, const char **out, char **copy)
 {
     int n = 0;
@@ -96,10 +97,20 @@ static int read_fields(json_t *fields, const char **out, char **copy)
         char *save = NULL;
 
         *copy = strdup(json_string_value(fields));
-        for (char *f = strtok_r(*copy, ",", &save); f && n < REALTIME_MAX_FIELDS;
+        if (!*copy)
+            return -1;
+        for (char *f = strtok_r(*copy, ",", &save); f;
              f = strtok_r(NULL, ",", &save)) {
+            char *end = f + strlen(f);
+
             while (*f == ' ')
                 f++;
+            while (end > f && end[-1] == ' ')
+                *--end = '\0';
+            if (!*f)
+                continue;
+            if (n == REALTIME_MAX_FIELDS)
+                return -1;
             out[n++] = f;
         }
         return n;
@@ -121,8 +132,10 @@ static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg,
 {
     const char *collection = json_string_value(json_object_get(msg,
                                                                "collection"));
-    const char *event = json_string_value(json_object_get(msg, "event"));
-    const char *cursor = json_string_value(json_object_get(msg, "cursor"));
+    json_t *event_json = json_object_get(msg, "event");
+    const char *event = json_string_value(event_json);
+    json_t *cursor_json = json_object_get(msg, "cursor");
+    const char *cursor = json_string_value(cursor_json);
     json_t *query = json_object_get(msg, "query");
     json_t *parsed_query = NULL, *filter_json;
     const char **fields = NULL;
@@ -140,10 +153,18 @@ static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg,
                             "\"collection\" is missing", uid);
         return;
     }
-    if (event && strcmp(event, "create") != 0 &&
-        strcmp(event, "update") != 0 && strcmp(event, "delete") != 0) {
+    if ((event_json && !json_is_null(event_json) && !event) ||
+        (event && strcmp(event, "create") != 0 &&
+         strcmp(event, "update") != 0 && strcmp(event, "delete") != 0)) {
         realtime_send_error(c, "subscribe", "INVALID_PAYLOAD",
                             "\"event\" must be create, update or delete",
+                            uid);
+        return;
+    }
+    if (cursor_json && !json_is_null(cursor_json) && !cursor) {
+        realtime_send_error(c, "subscribe", "INVALID_PAYLOAD",
+                            "\"cursor\" must be a string: the cursor of "
+                            "the last event seen, or \"\" for now",
                             uid);
         return;
     }
@@ -158,9 +179,19 @@ static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg,
     /* The SDK sends query as parameters: fields "a,b", filter as JSON
      * text. */
     if (json_is_string(query)) {
-        parsed_query = json_loads(json_string_value(query), 0, NULL);
+        parsed_query = json_loads(json_string_value(query),
+                                  JSON_REJECT_DUPLICATES, NULL);
+        if (!parsed_query) {
+            realtime_send_error(c, "subscribe", "INVALID_QUERY",
+                                "\"query\" is a string that is not JSON: "
+                                "send an object",
+                                uid);
+            goto out;
+        }
         query = parsed_query;
     }
+    if (json_is_null(query))
+        query = NULL;
     if (query && !json_is_object(query)) {
         realtime_send_error(c, "subscribe", "INVALID_QUERY",
                             "\"query\" must be an object", uid);
@@ -221,6 +252,9 @@ static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg,
                      : strcmp(event, "update") == 0 ? 1u << EVENT_UPDATE
                                                     : 1u << EVENT_DELETE;
     req.send_init = true;
+    /* Directus lists the current rows in init unless an event was named;
+     * the shape stays, the rows are the client's to load. */
+    req.init_data = !event;
     req.after = cursor;
     if (!fanout_subscribe(p, c, &req, &code, err, sizeof(err))) {
         static const char *const codes[] = {
@@ -252,9 +286,27 @@ void realtime_message(pusher_t *p, conn_t *c, const char *text, size_t len)
     const char *type = json_string_value(json_object_get(msg, "type"));
     json_t *uid_json = json_object_get(msg, "uid");
     const char *uid = json_string_value(uid_json);
+    bool is_object = json_is_object(msg) && type;
     char number[32];
 
-    if (!json_is_object(msg) || !type) {
+    /* The SDK sends numeric uids as strings; others may send numbers. */
+    if (json_is_integer(uid_json)) {
+        snprintf(number, sizeof(number), "%lld",
+                 (long long)json_integer_value(uid_json));
+        uid = number;
+    }
+    if (uid && strlen(uid) > REALTIME_MAX_UID)
+        uid = NULL;
+
+    /* Every message counts against the rate limit, unparsable ones too;
+     * only answers to our pings do not. */
+    if (!(is_object && strcmp(type, "pong") == 0) && !conn_rate_ok(c)) {
+        realtime_send_error(c, is_object ? type : "server",
+                            "REQUESTS_EXCEEDED",
+                            "too many messages: slow down and retry", uid);
+        goto out;
+    }
+    if (!is_object) {
         char detail[256];
 
         snprintf(detail, sizeof(detail),
@@ -263,15 +315,13 @@ void realtime_message(pusher_t *p, conn_t *c, const char *text, size_t len)
         realtime_send_error(c, "server", "INVALID_PAYLOAD", detail, NULL);
         goto out;
     }
-    /* The SDK sends numeric uids as strings; others may send numbers. */
-    if (json_is_integer(uid_json)) {
-        snprintf(number, sizeof(number), "%lld",
-                 (long long)json_integer_value(uid_json));
-        uid = number;
-    }
-    if (uid && strlen(uid) > REALTIME_MAX_UID) {
-        realtime_send_error(c, type, "INVALID_PAYLOAD", "\"uid\" is too long",
-                            NULL);
+    if (json_string_value(uid_json) &&
+        strlen(json_string_value(uid_json)) > REALTIME_MAX_UID) {
+        char detail[80];
+
+        snprintf(detail, sizeof(detail),
+                 "\"uid\" is longer than %d bytes", REALTIME_MAX_UID);
+        realtime_send_error(c, type, "INVALID_PAYLOAD", detail, NULL);
         goto out;
     }
     if (strcmp(type, "auth") == 0) {
@@ -294,11 +344,6 @@ void realtime_message(pusher_t *p, conn_t *c, const char *text, size_t len)
                             "\"access_token\":...}",
                             uid);
         conn_close(c, CLOSE_NORMAL, "authentication required", false);
-        goto out;
-    }
-    if (!conn_rate_ok(c)) {
-        realtime_send_error(c, type, "REQUESTS_EXCEEDED",
-                            "too many requests: slow down and retry", uid);
         goto out;
     }
     if (strcmp(type, "subscribe") == 0) {

@@ -249,6 +249,14 @@ static bool attach_caught_up(pusher_t *p, replay_t *r)
     return finish_if_aligned(p, r);
 }
 
+static void replay_cursor(void *arg, buf_t *out)
+{
+    replay_t *r = arg;
+
+    encode_cursor(r->p, r);
+    buf_append(out, r->cursor.data, r->cursor.len);
+}
+
 /* Delivers one record to the replaying subscription (ch NULL: nothing to
  * deliver, the position moves only). */
 static void deliver(pusher_t *p, replay_t *r, int partition, int64_t offset,
@@ -268,9 +276,7 @@ static void deliver(pusher_t *p, replay_t *r, int partition, int64_t offset,
     r->records++;
     if (!ch || duplicate)
         return;
-    encode_cursor(p, r);
-    fanout_dispatch_one(p, r->s, ts, ch, (const char *)r->cursor.data,
-                        r->cursor.len);
+    fanout_dispatch_one(p, r->s, ts, ch, replay_cursor, r);
 }
 
 void replay_live_record(pusher_t *p, live_topic_t *lt, int partition,

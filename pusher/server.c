@@ -61,6 +61,10 @@ const config_setting_t pusher_settings[] = {
     {"CDC_REFRESH_MS", "5000", "how often the collection list is reread"},
     {"CDC_FETCH_WAIT_MS", "5", "Kafka fetch wait of the live consumer"},
     {"CDC_MAX_REPLAYS", "32", "cursor replays running at once"},
+    {"CDC_FLUSH_INTERVAL_MS", "5",
+     "events reach a client at most this often, batched into one write"},
+    {"CDC_MAX_TOTAL_QUEUE_BYTES", "1073741824",
+     "unsent bytes of all connections; past it the slowest are closed"},
     {"CDC_LOG_LEVEL", "info", "debug, info, warning or error"},
     {"CDC_LOG_DEBUG", "", "debug facilities: kafka, lws, all"},
     {NULL, NULL, NULL},
@@ -153,7 +157,12 @@ static bool load_settings(pusher_settings_t *s, char *err, size_t errlen)
            config_get_long("CDC_FETCH_WAIT_MS", 5, 1, 1000,
                            &s->fetch_wait_ms, err, errlen) &&
            config_get_long("CDC_MAX_REPLAYS", 32, 1, 10000, &s->max_replays,
-                           err, errlen);
+                           err, errlen) &&
+           config_get_long("CDC_FLUSH_INTERVAL_MS", 5, 0, 1000,
+                           &s->flush_interval_ms, err, errlen) &&
+           config_get_long("CDC_MAX_TOTAL_QUEUE_BYTES", 1073741824, 1048576,
+                           INT64_MAX / 2, &s->max_total_queue_bytes, err,
+                           errlen);
 }
 
 /* WebSocket side. */
@@ -177,64 +186,6 @@ static bool url_token(struct lws *wsi, buf_t *out)
     if (!value || !*value)
         return false;
     return buf_puts(out, value);
-}
-
-/* Before an upgrade: known path, room for another connection, and in
- * strict mode a good token in the URL. */
-static int check_upgrade(void *user, struct lws *wsi, char *msg,
-                         size_t msglen)
-{
-    pusher_t *p = user;
-    char path[256] = "";
-    protocol_t proto;
-    auth_mode_t mode;
-
-    lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
-    proto = endpoint_of(path);
-    if (!proto) {
-        snprintf(msg, msglen, "no WebSocket endpoint at %s: use /graphql "
-                              "or /websocket",
-                 path);
-        return 404;
-    }
-    if (p->stopping) {
-        snprintf(msg, msglen, "server is stopping");
-        return 503;
-    }
-    if (p->nconns >= p->set.max_connections) {
-        p->stats.refused_upgrades++;
-        snprintf(msg, msglen, "connection limit of %ld reached",
-                 p->set.max_connections);
-        log_info("server", "refused a connection: limit of %ld reached",
-                 p->set.max_connections);
-        return 403;
-    }
-    mode = proto == PROTO_GRAPHQL ? p->set.graphql_auth
-                                  : p->set.realtime_auth;
-    if (mode == AUTH_MODE_STRICT) {
-        identity_t id;
-        char why[256];
-        buf_t token;
-        int r = AUTH_INVALID;
-
-        buf_init(&token, 0);
-        if (url_token(wsi, &token)) {
-            if (p->auth)
-                r = auth_verify(p->auth, p->perms, (char *)token.data,
-                                token.len, pusher_now_us(), &id, why,
-                                sizeof(why));
-        } else {
-            snprintf(why, sizeof(why), "no access_token in the URL");
-        }
-        buf_free(&token);
-        if (r != AUTH_OK) {
-            p->stats.refused_upgrades++;
-            log_info("server", "refused a connection to %s: %s", path, why);
-            snprintf(msg, msglen, "a valid access_token is required");
-            return 401;
-        }
-    }
-    return 0;
 }
 
 static void on_established(pusher_t *p, conn_t *c, struct lws *wsi)
@@ -337,6 +288,91 @@ static const struct lws_protocols ws_protocols[] = {
     {"graphql-ws", ws_callback, sizeof(conn_t), 1024, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
+
+/* True when the client names no subprotocol, or one of ours among those
+ * it names ("a, b").  libwebsockets drops an upgrade offering only others
+ * without a word; we answer it with a status and a reason instead. */
+static bool subprotocol_known(struct lws *wsi, char *offered, size_t len)
+{
+    char *save = NULL;
+
+    if (lws_hdr_copy(wsi, offered, (int)len, WSI_TOKEN_PROTOCOL) <= 0)
+        return true;
+    for (char *t = strtok_r(offered, ", ", &save); t;
+         t = strtok_r(NULL, ", ", &save)) {
+        for (const struct lws_protocols *pr = ws_protocols; pr->name; pr++) {
+            if (strcmp(t, pr->name) == 0)
+                return true;
+        }
+    }
+    lws_hdr_copy(wsi, offered, (int)len, WSI_TOKEN_PROTOCOL);
+    return false;
+}
+
+/* Before an upgrade: known path and subprotocol, room for another
+ * connection, and in strict mode a good token in the URL. */
+static int check_upgrade(void *user, struct lws *wsi, char *msg,
+                         size_t msglen)
+{
+    pusher_t *p = user;
+    char path[256] = "", offered[256];
+    protocol_t proto;
+    auth_mode_t mode;
+
+    lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
+    proto = endpoint_of(path);
+    if (!proto) {
+        snprintf(msg, msglen, "no WebSocket endpoint at %s: use /graphql "
+                              "or /websocket",
+                 path);
+        return 404;
+    }
+    if (!subprotocol_known(wsi, offered, sizeof(offered))) {
+        snprintf(msg, msglen, "WebSocket subprotocol \"%.80s\" is not "
+                              "supported: /graphql speaks "
+                              "graphql-transport-ws",
+                 offered);
+        return 400;
+    }
+    if (p->stopping) {
+        snprintf(msg, msglen, "server is stopping");
+        return 503;
+    }
+    if (p->nconns >= p->set.max_connections) {
+        p->stats.refused_upgrades++;
+        snprintf(msg, msglen, "connection limit of %ld reached",
+                 p->set.max_connections);
+        log_info("server", "refused a connection: limit of %ld reached",
+                 p->set.max_connections);
+        return 403;
+    }
+    mode = proto == PROTO_GRAPHQL ? p->set.graphql_auth
+                                  : p->set.realtime_auth;
+    if (mode == AUTH_MODE_STRICT) {
+        identity_t id;
+        char why[256];
+        buf_t token;
+        int r = AUTH_INVALID;
+
+        buf_init(&token, 0);
+        if (url_token(wsi, &token)) {
+            if (p->auth)
+                r = auth_verify(p->auth, p->perms, (char *)token.data,
+                                token.len, pusher_now_us(), &id, why,
+                                sizeof(why));
+        } else {
+            snprintf(why, sizeof(why), "no access_token in the URL");
+        }
+        buf_free(&token);
+        if (r != AUTH_OK) {
+            p->stats.refused_upgrades++;
+            log_info("server", "refused a connection to %s: %s", path, why);
+            snprintf(msg, msglen, "a valid access_token is required");
+            return 401;
+        }
+    }
+    return 0;
+}
 
 /* HTTP side. */
 
@@ -546,7 +582,8 @@ static void close_all(uv_handle_t *h, void *arg)
     if (uv_is_closing(h))
         return;
     if (h == (uv_handle_t *)&p->tick || h == (uv_handle_t *)&p->sigterm ||
-        h == (uv_handle_t *)&p->sigint || h == (uv_handle_t *)&p->sighup)
+        h == (uv_handle_t *)&p->sigint || h == (uv_handle_t *)&p->sighup ||
+        h == (uv_handle_t *)&p->flush_timer)
         uv_close(h, NULL);
 }
 
@@ -643,6 +680,7 @@ int pusher_run(void)
     uv_loop_init(&p->loop);
     arena_init(&p->event_arena, (size_t)64 << 20);
     buf_init(&p->payloads, 0);
+    buf_init(&p->cursor_text, 0);
     buf_init(&p->scratch, 0);
     uv_signal_init(&p->loop, &p->sigterm);
     uv_signal_init(&p->loop, &p->sigint);
@@ -652,6 +690,7 @@ int pusher_run(void)
     uv_signal_start(&p->sigint, on_signal, SIGINT);
     uv_signal_start(&p->sighup, on_signal, SIGHUP);
     uv_timer_init(&p->loop, &p->tick);
+    uv_timer_init(&p->loop, &p->flush_timer);
     p->tick.data = p;
     uv_timer_start(&p->tick, on_tick, TICK_MS, TICK_MS);
 
@@ -681,6 +720,7 @@ int pusher_run(void)
     permissions_free(p->perms);
     arena_free(&p->event_arena);
     buf_free(&p->payloads);
+    buf_free(&p->cursor_text);
     buf_free(&p->scratch);
     log_info("server", "pusher stopped");
     free(p);

@@ -64,15 +64,16 @@ test('create, update and delete made with psql reach a graphql-ws subscriber', a
       items.map((e) => [e.event, e.key]),
       [['create', '1'], ['create', '2'], ['update', '1'], ['delete', '2']],
     );
+    // id is the key, typed ID in GraphQL: sent as a string.
     assert.deepEqual(items[0].data, {
-      id: 1,
+      id: '1',
       title: 'first',
       status: 'draft',
       views: 1,
       updated_at: '2026-05-01T10:00:00.123456Z',
     });
     assert.deepEqual(items[1].data, {
-      id: 2, title: 'second', status: null, views: null, updated_at: null,
+      id: '2', title: 'second', status: null, views: null, updated_at: null,
     });
     assert.equal(items[2].data.title, 'first, edited');
     assert.equal(items[2].data.views, 2);

@@ -126,12 +126,13 @@ static void test_sdl(void **state)
                    "after: String): posts_mutated\n"
                    "  posts(event: EventEnum, filter: posts_filter, after: "
                    "String): posts_mutated\n}");
-    expect_in(sdl, "enum EventEnum {\n  create\n  update\n  delete\n}");
+    expect_in(sdl,
+              "enum EventEnum {\n  create\n  update\n  delete\n  init\n}");
     expect_in(sdl, "scalar JSON\n");
     expect_in(sdl, "scalar GraphQLStringOrFloat\n");
     expect_in(sdl, "type posts {\n  id: ID\n  title: String\n  _and: String\n"
                    "}");
-    expect_in(sdl, "type posts_mutated {\n  key: ID!\n  event: EventEnum\n"
+    expect_in(sdl, "type posts_mutated {\n  key: ID\n  event: EventEnum\n"
                    "  cursor: String\n  data: posts\n}");
     expect_in(sdl, "input posts_filter {\n  id: id_filter_operators\n"
                    "  title: string_filter_operators\n"

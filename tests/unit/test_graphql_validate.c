@@ -96,7 +96,7 @@ static const vcase_t cases[] = {
 
     /* ScalarLeafs */
     E("subscription { articles { key { x } } }",
-      "Field \"key\" must not have a selection since type \"ID!\" has no "
+      "Field \"key\" must not have a selection since type \"ID\" has no "
       "subfields.",
       1, 31),
     E("subscription { articles { data } }",

@@ -1,5 +1,6 @@
 // Real clients for the tests: graphql-ws, raw WebSocket (ws), the Directus
 // SDK, kafkajs with the schema registry.
+import crypto from 'node:crypto';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { waitFor } from './stack.mjs';
@@ -113,4 +114,23 @@ export async function gqlSocket(url, { token, payload } = {}) {
   s.send({ type: 'connection_init', payload: payload ?? (token ? { access_token: token } : {}) });
   await s.next((m) => m.type === 'connection_ack');
   return s;
+}
+
+// An HS256 access token shaped like Directus's, signed with secret.
+export function signToken(secret, claims) {
+  const b64 = (obj) => Buffer.from(JSON.stringify(obj)).toString('base64url');
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64(claims)}`;
+  const sig = crypto.createHmac('sha256', secret).update(body).digest('base64url');
+  return `${body}.${sig}`;
+}
+
+// A pusher's /metrics as { 'name{labels}': value }.
+export async function readMetrics(httpUrl) {
+  const text = await (await fetch(`${httpUrl}/metrics`)).text();
+  const out = {};
+  for (const line of text.split('\n')) {
+    const m = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
 }

@@ -144,8 +144,9 @@ export class Postgres {
           `unix_socket_directories = '${this.dir}'`,
           'max_wal_senders = 20',
           'max_replication_slots = 20',
+          // fsync off keeps commits cheap; synchronous_commit stays on, as
+          // the walsender sends only WAL that has been flushed.
           'fsync = off',
-          'synchronous_commit = off',
           'full_page_writes = off',
           'wal_sender_timeout = 60s',
           '',

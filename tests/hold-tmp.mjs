@@ -1,0 +1,14 @@
+import { Stack } from './e2e/lib/stack.mjs';
+import fs from 'node:fs';
+const stack = new Stack('hold');
+const pg = await stack.startPostgres();
+pg.psql(`CREATE TABLE articles (id int PRIMARY KEY, title text, status text, views int, updated_at timestamptz);
+ INSERT INTO articles SELECT g, 'article ' || g, 'draft', 0, now() FROM generate_series(1, 1000) g;`);
+await stack.startBroker();
+await stack.startReader();
+const perms = stack.writeFile('permissions.json', JSON.stringify({ public: { collections: { articles: { fields: ['*'] } } } }));
+const pusher = await stack.startPusher({ CDC_PERMISSIONS: perms, CDC_GRAPHQL_AUTH: 'public', CDC_MAX_CONNECTIONS: '20000', CDC_RATE_LIMIT: '0' });
+fs.writeFileSync('/tmp/hold/info', JSON.stringify({ url: pusher.url, pid: pusher.pid, pg: pg.url, bin: pg.bin, dir: stack.dir }));
+console.log('ready');
+process.on('SIGTERM', async () => { await stack.stop(); process.exit(0); });
+setInterval(() => {}, 1000);

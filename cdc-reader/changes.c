@@ -73,10 +73,10 @@ static bool send_record(changes_t *ch, rel_t *rel, int32_t partition,
         tp->skipped++;
         return true;
     }
-    st = producer_send(ch->producer, ch->txn.track, tp->rkt, partition,
-                       key ? key->data : NULL, key ? key->len : 0,
-                       value ? value->data : NULL, value ? value->len : 0,
-                       &pos);
+    st =
+        producer_send(ch->producer, ch->txn.track, tp->rkt, partition,
+                      key ? key->data : NULL, key ? key->len : 0,
+                      value ? value->data : NULL, value ? value->len : 0, &pos);
     if (st == PRODUCE_FAILED) {
         snprintf(err, errlen, "%s", producer_error(ch->producer));
         return false;
@@ -175,8 +175,9 @@ static bool parse_value(changes_t *ch, rel_t *rel, int i, const char *text,
                      sizeof(why)))
         return true;
     ch->refused = true;
-    snprintf(err, errlen, "could not read column \"%s\" of \"%s.%s\" (type "
-                          "%s): %s",
+    snprintf(err, errlen,
+             "could not read column \"%s\" of \"%s.%s\" (type "
+             "%s): %s",
              rel->ts->cols[i].name, rel->ts->nspname, rel->ts->relname,
              rel->ts->cols[i].pg_type, why);
     return false;
@@ -184,29 +185,29 @@ static bool parse_value(changes_t *ch, rel_t *rel, int i, const char *text,
 
 static value_t *new_row(changes_t *ch, rel_t *rel, char *err, size_t errlen)
 {
-    value_t *row = arena_alloc(&ch->arena, (size_t)(rel->ncols ? rel->ncols
-                                                                : 1) *
-                                               sizeof(value_t));
+    value_t *row = arena_alloc(
+        &ch->arena, (size_t)(rel->ncols ? rel->ncols : 1) * sizeof(value_t));
 
     if (!row)
-        snprintf(err, errlen, "a change to \"%s.%s\" needs more memory than "
-                              "allowed",
+        snprintf(err, errlen,
+                 "a change to \"%s.%s\" needs more memory than "
+                 "allowed",
                  rel->ts->nspname, rel->ts->relname);
     return row;
 }
 
 /* Parses a tuple into values of rel's columns. */
 static value_t *tuple_values(changes_t *ch, rel_t *rel,
-                             const pgoutput_tuple_t *t, uint64_t lsn,
-                             char *err, size_t errlen)
+                             const pgoutput_tuple_t *t, uint64_t lsn, char *err,
+                             size_t errlen)
 {
     value_t *row;
 
     if (t->ncols != rel->ncols) {
-        snprintf(err, errlen, "change at %" PRIX64 " to \"%s.%s\" has %d "
-                              "columns but its relation has %d",
-                 lsn, rel->ts->nspname, rel->ts->relname, t->ncols,
-                 rel->ncols);
+        snprintf(err, errlen,
+                 "change at %" PRIX64 " to \"%s.%s\" has %d "
+                 "columns but its relation has %d",
+                 lsn, rel->ts->nspname, rel->ts->relname, t->ncols, rel->ncols);
         return NULL;
     }
     row = new_row(ch, rel, err, errlen);
@@ -222,16 +223,15 @@ static value_t *tuple_values(changes_t *ch, rel_t *rel,
             row[i].state = VALUE_UNCHANGED;
             break;
         case 't':
-            if (!parse_value(ch, rel, i, d->data, d->len, &row[i], err,
-                             errlen))
+            if (!parse_value(ch, rel, i, d->data, d->len, &row[i], err, errlen))
                 return NULL;
             break;
         default:
-            snprintf(err, errlen, "column \"%s\" of \"%s.%s\" arrived in "
-                                  "binary form, which this reader does not "
-                                  "request",
-                     rel->ts->cols[i].name, rel->ts->nspname,
-                     rel->ts->relname);
+            snprintf(err, errlen,
+                     "column \"%s\" of \"%s.%s\" arrived in "
+                     "binary form, which this reader does not "
+                     "request",
+                     rel->ts->cols[i].name, rel->ts->nspname, rel->ts->relname);
             return NULL;
         }
     }
@@ -254,28 +254,29 @@ static bool key_changed(const rel_t *rel, const pgoutput_tuple_t *old_tuple,
     return false;
 }
 
-static rel_t *change_rel(changes_t *ch, uint32_t oid, char *err,
-                         size_t errlen)
+static rel_t *change_rel(changes_t *ch, uint32_t oid, char *err, size_t errlen)
 {
     rel_t *rel = relcache_get(ch->relcache, oid);
 
     if (!rel) {
-        snprintf(err, errlen, "change refers to relation %u, which no "
-                              "relation message described",
+        snprintf(err, errlen,
+                 "change refers to relation %u, which no "
+                 "relation message described",
                  oid);
         return NULL;
     }
     if (!changes_in_transaction(ch)) {
-        snprintf(err, errlen, "change to \"%s.%s\" arrived outside a "
-                              "transaction",
+        snprintf(err, errlen,
+                 "change to \"%s.%s\" arrived outside a "
+                 "transaction",
                  rel->ts->nspname, rel->ts->relname);
         return NULL;
     }
     return rel;
 }
 
-static bool handle_change(changes_t *ch, const pgoutput_msg_t *m,
-                          uint64_t lsn, char *err, size_t errlen)
+static bool handle_change(changes_t *ch, const pgoutput_msg_t *m, uint64_t lsn,
+                          char *err, size_t errlen)
 {
     rel_t *rel = change_rel(ch, m->u.change.oid, err, errlen);
     value_t *before = NULL, *after = NULL;
@@ -313,8 +314,7 @@ static bool handle_change(changes_t *ch, const pgoutput_msg_t *m,
         }
         if (before && rel->ts->nkeys > 0 &&
             key_changed(rel, old_tuple, new_tuple)) {
-            return emit(ch, rel, OP_DELETE, before, NULL, lsn, err,
-                        errlen) &&
+            return emit(ch, rel, OP_DELETE, before, NULL, lsn, err, errlen) &&
                    emit(ch, rel, OP_CREATE, NULL, after, lsn, err, errlen);
         }
         return emit(ch, rel, OP_UPDATE, before, after, lsn, err, errlen);
@@ -337,8 +337,7 @@ static bool handle_truncate(changes_t *ch, const pgoutput_msg_t *m,
             return false;
         fill_source(ch, rel, &c, lsn);
         start_frame(&ch->valbuf, rel->ts->value_schema_id);
-        if (!codec_encode_change(rel->ts, &c, &ch->valbuf, why,
-                                 sizeof(why))) {
+        if (!codec_encode_change(rel->ts, &c, &ch->valbuf, why, sizeof(why))) {
             snprintf(err, errlen, "%s", why);
             return false;
         }
@@ -354,8 +353,8 @@ static bool handle_truncate(changes_t *ch, const pgoutput_msg_t *m,
     return true;
 }
 
-static bool handle_relation(changes_t *ch, const pgoutput_msg_t *m,
-                            char *err, size_t errlen)
+static bool handle_relation(changes_t *ch, const pgoutput_msg_t *m, char *err,
+                            size_t errlen)
 {
     int n = m->u.relation.ncols;
     const char **names = calloc((size_t)n + 1, sizeof(char *));
@@ -418,8 +417,8 @@ static bool handle_begin(changes_t *ch, const pgoutput_msg_t *m, char *err,
     return true;
 }
 
-static bool handle_commit(changes_t *ch, const pgoutput_msg_t *m,
-                          uint64_t lsn, char *err, size_t errlen)
+static bool handle_commit(changes_t *ch, const pgoutput_msg_t *m, uint64_t lsn,
+                          char *err, size_t errlen)
 {
     if (!changes_in_transaction(ch)) {
         snprintf(err, errlen, "commit at %X/%X without a transaction",
@@ -427,8 +426,9 @@ static bool handle_commit(changes_t *ch, const pgoutput_msg_t *m,
         return false;
     }
     if (m->u.commit.commit_lsn != ch->txn.commit_lsn) {
-        snprintf(err, errlen, "commit of transaction %u is at %X/%X but its "
-                              "begin announced %X/%X",
+        snprintf(err, errlen,
+                 "commit of transaction %u is at %X/%X but its "
+                 "begin announced %X/%X",
                  ch->txn.xid, (unsigned)(m->u.commit.commit_lsn >> 32),
                  (unsigned)m->u.commit.commit_lsn,
                  (unsigned)(ch->txn.commit_lsn >> 32),
@@ -443,8 +443,8 @@ static bool handle_commit(changes_t *ch, const pgoutput_msg_t *m,
     return true;
 }
 
-bool changes_apply(changes_t *ch, const uint8_t *data, size_t len,
-                   uint64_t lsn, char *err, size_t errlen)
+bool changes_apply(changes_t *ch, const uint8_t *data, size_t len, uint64_t lsn,
+                   char *err, size_t errlen)
 {
     pgoutput_msg_t m;
     char why[512];
@@ -456,8 +456,9 @@ bool changes_apply(changes_t *ch, const uint8_t *data, size_t len,
     }
     if (!pgoutput_decode(&ch->decoder, data, len, &m, why, sizeof(why))) {
         ch->decode_errors++;
-        snprintf(err, errlen, "could not decode the change stream at %X/%X: "
-                              "%s",
+        snprintf(err, errlen,
+                 "could not decode the change stream at %X/%X: "
+                 "%s",
                  (unsigned)(lsn >> 32), (unsigned)lsn, why);
         return false;
     }
@@ -504,9 +505,8 @@ bool changes_snapshot_begin(changes_t *ch, uint64_t consistent_lsn,
     return true;
 }
 
-bool changes_snapshot_row(changes_t *ch, rel_t *rel,
-                          const char *const *texts, const int *lens,
-                          char *err, size_t errlen)
+bool changes_snapshot_row(changes_t *ch, rel_t *rel, const char *const *texts,
+                          const int *lens, char *err, size_t errlen)
 {
     value_t *row;
 
@@ -526,8 +526,7 @@ bool changes_snapshot_row(changes_t *ch, rel_t *rel,
                               err, errlen))
             return false;
     }
-    return emit(ch, rel, OP_READ, NULL, row, ch->txn.snapshot_lsn, err,
-                errlen);
+    return emit(ch, rel, OP_READ, NULL, row, ch->txn.snapshot_lsn, err, errlen);
 }
 
 void changes_snapshot_end(changes_t *ch)

@@ -56,8 +56,8 @@ void changes_free(changes_t *ch);
  * value that does not parse, Kafka refusing a record): the caller must stop
  * reading; nothing of the transaction in progress is ever confirmed, since
  * its tracker is not committed. */
-bool changes_apply(changes_t *ch, const uint8_t *data, size_t len,
-                   uint64_t lsn, char *err, size_t errlen);
+bool changes_apply(changes_t *ch, const uint8_t *data, size_t len, uint64_t lsn,
+                   char *err, size_t errlen);
 
 /* True between a Begin and its Commit. */
 bool changes_in_transaction(const changes_t *ch);
@@ -76,9 +76,8 @@ bool changes_snapshot_begin(changes_t *ch, uint64_t consistent_lsn,
 /* Produces one snapshot row of rel: texts[i] is column i in PostgreSQL's
  * text form (lens[i] bytes) or NULL for SQL NULL.  false with err as for
  * changes_apply. */
-bool changes_snapshot_row(changes_t *ch, rel_t *rel,
-                          const char *const *texts, const int *lens,
-                          char *err, size_t errlen);
+bool changes_snapshot_row(changes_t *ch, rel_t *rel, const char *const *texts,
+                          const int *lens, char *err, size_t errlen);
 
 /* Ends the snapshot: once its records are acknowledged the producer is
  * idle again; the acknowledged LSN does not move. */

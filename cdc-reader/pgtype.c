@@ -187,21 +187,24 @@ void pgtype_from_catalog(const pgtype_catalog_row_t *row,
 /* Parsers. */
 
 /* "invalid <kind> value "<text>": expected <what>", with the text cut
- * short and control bytes shown as '?', so a message stays one line. */
+ * short (not inside a UTF-8 character) and control bytes shown as '?', so
+ * a message stays one line. */
 static bool invalid(char *err, size_t errlen, const char *kind,
                     const char *text, size_t len, const char *expected)
 {
     char shown[68];
     size_t n = len > 64 ? 64 : len;
 
+    while (n < len && n > 0 && ((unsigned char)text[n] & 0xC0) == 0x80)
+        n--;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)text[i];
 
         shown[i] = c < 0x20 || c == 0x7F ? '?' : (char)c;
     }
     snprintf(shown + n, sizeof(shown) - n, "%s", len > 64 ? "..." : "");
-    snprintf(err, errlen, "invalid %s value \"%s\": expected %s", kind,
-             shown, expected);
+    snprintf(err, errlen, "invalid %s value \"%s\": expected %s", kind, shown,
+             expected);
     return false;
 }
 
@@ -279,8 +282,7 @@ static bool float_syntax(const char *p, size_t len)
 
 /* real through strtof, so the text PostgreSQL printed (the shortest that
  * reads back exactly) gives the same float, with no double rounding. */
-static bool parse_float(const char *text, size_t len, bool single,
-                        double *out)
+static bool parse_float(const char *text, size_t len, bool single, double *out)
 {
     char tmp[64];
 
@@ -345,8 +347,7 @@ static bool parse_numeric(const pgtype_t *t, bool decimal, const char *text,
                           size_t len, value_t *out, char *err, size_t errlen)
 {
     size_t int_digits, frac_digits;
-    numeric_form_t form = numeric_syntax(text, len, &int_digits,
-                                         &frac_digits);
+    numeric_form_t form = numeric_syntax(text, len, &int_digits, &frac_digits);
 
     if (form == NUMERIC_INVALID)
         return invalid(err, errlen, "numeric", text, len,
@@ -445,8 +446,7 @@ static bool is_leap(int64_t y)
 static bool parse_ymd(const char **p, const char *end, bool bc,
                       int64_t *days_out)
 {
-    static const int mdays[] = {31, 28, 31, 30, 31, 30,
-                                31, 31, 30, 31, 30, 31};
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int64_t y = 0, m, d;
     int ydigits = 0;
 
@@ -465,8 +465,7 @@ static bool parse_ymd(const char **p, const char *end, bool bc,
         return false;
     if (bc)
         y = 1 - y;
-    if (m < 1 || m > 12 || d < 1 ||
-        d > mdays[m - 1] + (m == 2 && is_leap(y)))
+    if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && is_leap(y)))
         return false;
     *days_out = datetime_days_from_civil(y, (unsigned)m, (unsigned)d);
     return true;
@@ -546,8 +545,8 @@ typedef enum ts_result {
 
 /* timestamp and timestamptz; with_zone reads the "+HH[:MM[:SS]]" that
  * follows the time and converts to UTC. */
-static ts_result_t parse_timestamp(const char *text, size_t len,
-                                   bool with_zone, int64_t *out)
+static ts_result_t parse_timestamp(const char *text, size_t len, bool with_zone,
+                                   int64_t *out)
 {
     const char *p = text, *end;
     int64_t days, usecs, zone = 0, v;
@@ -596,8 +595,8 @@ static ts_result_t parse_timestamp(const char *text, size_t len,
     /* PostgreSQL's last years (to 294276 AD) are past what microseconds
      * since 1970 hold in 64 bits; the ends of the range mean infinity. */
     if (__builtin_mul_overflow(days, USECS_PER_DAY, &v) ||
-        __builtin_add_overflow(v, usecs - zone, &v) ||
-        v == VALUE_TS_INFINITY || v == VALUE_TS_MINUS_INFINITY)
+        __builtin_add_overflow(v, usecs - zone, &v) || v == VALUE_TS_INFINITY ||
+        v == VALUE_TS_MINUS_INFINITY)
         return TS_RANGE;
     *out = v;
     return TS_OK;
@@ -704,8 +703,7 @@ static void array_next(const char **pp, arena_t *arena, const char **elem,
  * Two passes: the first checks the structure and counts, so the elements
  * take one allocation. */
 static bool parse_array(const pgtype_t *t, const char *text, size_t len,
-                        arena_t *arena, value_t *out, char *err,
-                        size_t errlen)
+                        arena_t *arena, value_t *out, char *err, size_t errlen)
 {
     static const char expected[] =
         "a one-dimensional array literal such as {1,\"a b\",NULL}";
@@ -726,8 +724,9 @@ static bool parse_array(const pgtype_t *t, const char *text, size_t len,
         const char *colon = memchr(p, ':', len), *close;
 
         close = colon ? memchr(colon, ']', (size_t)(end - colon)) : NULL;
-        if (!close || !parse_int(p + 1, (size_t)(colon - p - 1), INT32_MIN,
-                                 INT32_MAX, &lo) ||
+        if (!close ||
+            !parse_int(p + 1, (size_t)(colon - p - 1), INT32_MIN, INT32_MAX,
+                       &lo) ||
             !parse_int(colon + 1, (size_t)(close - colon - 1), INT32_MIN,
                        INT32_MAX, &hi))
             return invalid(err, errlen, "array", text, len, expected);
@@ -747,7 +746,8 @@ static bool parse_array(const pgtype_t *t, const char *text, size_t len,
     if (!array_scan(p, end, &count))
         return invalid(err, errlen, "array", text, len, expected);
     if (count > PGTYPE_MAX_ARRAY_ELEMENTS) {
-        snprintf(err, errlen, "array of %zu elements has more than %d",
+        snprintf(err, errlen,
+                 "array has %zu elements, more than PostgreSQL's limit of %d",
                  count, PGTYPE_MAX_ARRAY_ELEMENTS);
         return false;
     }
@@ -776,8 +776,7 @@ static bool parse_array(const pgtype_t *t, const char *text, size_t len,
             char inner[512];
 
             snprintf(inner, sizeof(inner), "%s", err);
-            snprintf(err, errlen, "element %zu of the array: %s", k + 1,
-                     inner);
+            snprintf(err, errlen, "element %zu of the array: %s", k + 1, inner);
             return false;
         }
     }
@@ -824,8 +823,7 @@ static bool parse_scalar(const pgtype_t *t, coltype_t type, const char *text,
     case COLTYPE_DOUBLE:
         if (!parse_float(text, len, type == COLTYPE_FLOAT, &out->u.f))
             return invalid(err, errlen,
-                           type == COLTYPE_FLOAT ? "real"
-                                                 : "double precision",
+                           type == COLTYPE_FLOAT ? "real" : "double precision",
                            text, len,
                            "a number within range, NaN, Infinity or "
                            "-Infinity");
@@ -872,8 +870,8 @@ static bool parse_scalar(const pgtype_t *t, coltype_t type, const char *text,
         case TS_OK:
             return true;
         case TS_INVALID:
-            return invalid(err, errlen, tz ? "timestamptz" : "timestamp",
-                           text, len,
+            return invalid(err, errlen, tz ? "timestamptz" : "timestamp", text,
+                           len,
                            tz ? "YYYY-MM-DD HH:MM:SS[.ffffff]+HH with an "
                                 "optional \" BC\", infinity or -infinity"
                               : "YYYY-MM-DD HH:MM:SS[.ffffff] with an "

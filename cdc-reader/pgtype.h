@@ -27,20 +27,20 @@ extern const char pgtype_session_options[];
 /* How one column is carried. */
 typedef struct pgtype {
     coltype_t type;
-    coltype_t elem;  /* element kind when type is COLTYPE_ARRAY */
-    int precision;   /* COLTYPE_DECIMAL, or arrays of it */
-    int scale;       /* COLTYPE_DECIMAL, or arrays of it */
+    coltype_t elem; /* element kind when type is COLTYPE_ARRAY */
+    int precision;  /* COLTYPE_DECIMAL, or arrays of it */
+    int scale;      /* COLTYPE_DECIMAL, or arrays of it */
 } pgtype_t;
 
 /* Kinds of pg_type rows, for types the built-in table does not know. */
 typedef struct pgtype_catalog_row {
-    char typtype;        /* 'b' base, 'd' domain, 'e' enum, 'c' composite,
-                            'r' range, 'm' multirange, 'p' pseudo */
-    char typcategory;    /* 'A' for arrays */
-    char typdelim;       /* arrays: the element separator of the text */
-    uint32_t basetype;   /* domains: the type underneath */
-    int32_t basetypmod;  /* domains: its modifier */
-    uint32_t elemtype;   /* arrays: the element type */
+    char typtype;       /* 'b' base, 'd' domain, 'e' enum, 'c' composite,
+                           'r' range, 'm' multirange, 'p' pseudo */
+    char typcategory;   /* 'A' for arrays */
+    char typdelim;      /* arrays: the element separator of the text */
+    uint32_t basetype;  /* domains: the type underneath */
+    int32_t basetypmod; /* domains: its modifier */
+    uint32_t elemtype;  /* arrays: the element type */
 } pgtype_catalog_row_t;
 
 /* Maps a built-in type with its modifier (numeric precision and scale).

@@ -158,8 +158,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg,
     }
 }
 
-static void on_error(rd_kafka_t *rk, int err, const char *reason,
-                     void *opaque)
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     producer_t *p = opaque;
     char fatal[512];
@@ -181,15 +180,22 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason,
 producer_t *producer_new(char *err, size_t errlen)
 {
     static const char *const defaults[] = {
-        "enable.idempotence", "true",
-        "acks", "all",
-        "linger.ms", "5",
+        "enable.idempotence",
+        "true",
+        "acks",
+        "all",
+        "linger.ms",
+        "5",
         /* Kafka being away is waited out (reading stops while the queue
          * is full); a refused record is an error at once. */
-        "message.timeout.ms", "0",
-        "queue.buffering.max.kbytes", "65536",
-        "queue.buffering.max.messages", "100000",
-        "client.id", "cdc-reader",
+        "message.timeout.ms",
+        "0",
+        "queue.buffering.max.kbytes",
+        "65536",
+        "queue.buffering.max.messages",
+        "100000",
+        "client.id",
+        "cdc-reader",
         NULL,
     };
     producer_t *p = calloc(1, sizeof(*p));
@@ -315,10 +321,9 @@ void producer_txn_commit(producer_t *p, txn_track_t *t, uint64_t end_lsn)
 
 /* One attempt to hand a record to librdkafka. */
 static rd_kafka_resp_err_t try_produce(producer_t *p, txn_track_t *t,
-                                       rd_kafka_topic_t *rkt,
-                                       int32_t partition, const void *key,
-                                       size_t keylen, const void *value,
-                                       size_t valuelen,
+                                       rd_kafka_topic_t *rkt, int32_t partition,
+                                       const void *key, size_t keylen,
+                                       const void *value, size_t valuelen,
                                        const wire_position_t *pos)
 {
     char header[WIRE_POSITION_MAX + 1];
@@ -326,16 +331,15 @@ static rd_kafka_resp_err_t try_produce(producer_t *p, txn_track_t *t,
 
     return rd_kafka_producev(
         p->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_KEY(key, keylen), RD_KAFKA_V_VALUE((void *)value, valuelen),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_KEY(key, keylen),
+        RD_KAFKA_V_VALUE((void *)value, valuelen),
         RD_KAFKA_V_HEADER(WIRE_POSITION_HEADER, header, (ssize_t)hlen),
         RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
 }
 
 static bool hold(producer_t *p, txn_track_t *t, rd_kafka_topic_t *rkt,
                  int32_t partition, const void *key, size_t keylen,
-                 const void *value, size_t valuelen,
-                 const wire_position_t *pos)
+                 const void *value, size_t valuelen, const wire_position_t *pos)
 {
     pending_t *x = calloc(1, sizeof(*x));
 
@@ -415,8 +419,7 @@ static void retry_pending(producer_t *p)
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return;
         if (e) {
-            refuse(p, rd_kafka_topic_name(x->rkt), x->keylen + x->valuelen,
-                   e);
+            refuse(p, rd_kafka_topic_name(x->rkt), x->keylen + x->valuelen, e);
             return;
         }
         p->pending_head = x->next;
@@ -456,12 +459,12 @@ bool producer_send_sync(producer_t *p, const char *topic, int32_t partition,
     }
     sync->kind = DELIVERY_SYNC;
     for (;;) {
-        e = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(key, keylen),
-            RD_KAFKA_V_VALUE((void *)value, valuelen),
-            RD_KAFKA_V_OPAQUE(sync), RD_KAFKA_V_END);
+        e = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
+                              RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                              RD_KAFKA_V_KEY(key, keylen),
+                              RD_KAFKA_V_VALUE((void *)value, valuelen),
+                              RD_KAFKA_V_OPAQUE(sync), RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || waited >= timeout_ms)
             break;
         rd_kafka_poll(p->rk, 100);

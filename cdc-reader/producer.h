@@ -21,8 +21,8 @@ typedef struct txn_track txn_track_t;
 
 typedef enum produce_status {
     PRODUCE_OK,
-    PRODUCE_QUEUED,  /* Kafka's queue is full: kept, stop reading WAL */
-    PRODUCE_FAILED,  /* fatal; see producer_error */
+    PRODUCE_QUEUED, /* Kafka's queue is full: kept, stop reading WAL */
+    PRODUCE_FAILED, /* fatal; see producer_error */
 } produce_status_t;
 
 /* Creates the producer from CDC_KAFKA_* settings over our defaults.  NULL

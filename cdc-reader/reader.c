@@ -9,9 +9,9 @@
 #include "changes.h"
 #include "log.h"
 #include "producer.h"
+#include "reader_config.h"
 #include "reader_http.h"
-#include "registry_client.h"
-#include "registry_store.h"
+#include "registrar.h"
 #include "relcache.h"
 #include "snapshot.h"
 #include "stream.h"
@@ -33,38 +33,6 @@
 #define RECONNECT_MS        2000
 #define MAX_EVENTS_PER_TURN 2000
 
-const config_setting_t reader_settings[] = {
-    {"CDC_DATABASE_URL", NULL,
-     "PostgreSQL to follow: libpq URL or conninfo (required)"},
-    {"CDC_KAFKA_BROKERS", "127.0.0.1:9092", "Kafka bootstrap servers"},
-    {"CDC_TOPIC_PREFIX", "cdc", "topic names are <prefix>.<schema>.<table>"},
-    {"CDC_SLOT", "cdc", "logical replication slot (created when absent)"},
-    {"CDC_PUBLICATION", "cdc", "publication (created when absent)"},
-    {"CDC_TABLES", "",
-     "comma-separated tables for a new publication; empty: all tables"},
-    {"CDC_SNAPSHOT", "initial",
-     "initial: read every published table when the slot is created; "
-     "never: changes only"},
-    {"CDC_SNAPSHOT_CHUNK_ROWS", "1000",
-     "rows the snapshot fetches from PostgreSQL at a time"},
-    {"CDC_READER_HTTP", "127.0.0.1:8081",
-     "address for /healthz, /readyz, /metrics and the built-in registry"},
-    {"CDC_SCHEMA_REGISTRY_URL", "",
-     "external Confluent schema registry; empty: serve one built in"},
-    {"CDC_TOPIC_PARTITIONS", "4", "partitions of topics the reader creates"},
-    {"CDC_TOPIC_REPLICATION", "-1",
-     "replication factor of created topics; -1: the cluster's default"},
-    {"CDC_HEARTBEAT_INTERVAL_MS", "10000",
-     "how often the slot is advanced when no published table changes"},
-    {"CDC_STATUS_INTERVAL_MS", "1000",
-     "how often acknowledged positions are confirmed to PostgreSQL"},
-    {"CDC_STANDBY_RETRY_MS", "2000",
-     "how often a standby reader checks whether the slot is free"},
-    {"CDC_LOG_LEVEL", "info", "debug, info, warning or error"},
-    {"CDC_LOG_DEBUG", "", "debug facilities: kafka, lws, pgoutput, all"},
-    {NULL, NULL, NULL},
-};
-
 typedef enum reader_state {
     STATE_STARTING,
     STATE_STANDBY,
@@ -75,8 +43,7 @@ typedef enum reader_state {
 } reader_state_t;
 
 static const char *const state_names[] = {
-    "starting", "standby", "snapshot", "streaming", "reconnecting",
-    "stopping",
+    "starting", "standby", "snapshot", "streaming", "reconnecting", "stopping",
 };
 
 typedef enum snapshot_status {
@@ -86,30 +53,13 @@ typedef enum snapshot_status {
     SNAP_FATAL,
 } snapshot_status_t;
 
-typedef struct settings {
-    const char *dburl;
-    const char *prefix;
-    const char *slot;
-    const char *publication;
-    const char *tables;
-    const char *http;
-    const char *registry_url;
-    bool snapshot_initial;
-    long chunk_rows;
-    long partitions;
-    long replication;
-    long heartbeat_ms;
-    long status_ms;
-    long standby_retry_ms;
-} settings_t;
-
 typedef struct reader {
-    settings_t set;
+    reader_config_t set;
     uv_loop_t loop;
     uv_poll_t *stream_poll; /* on the heap: freed when closed */
     bool stream_polling;
-    uv_idle_t more;         /* goes on reading after a full turn */
-    uv_timer_t kick;        /* runs the snapshot's next step soon */
+    uv_idle_t more;  /* goes on reading after a full turn */
+    uv_timer_t kick; /* runs the snapshot's next step soon */
     uv_poll_t producer_poll;
     uv_timer_t tick;
     uv_signal_t sigterm;
@@ -120,8 +70,7 @@ typedef struct reader {
     stream_t *stream;
     bool streaming; /* the stream is in copy mode */
     producer_t *producer;
-    registry_store_t *store;
-    registry_client_t *registry;
+    registrar_t reg;
     topics_t *topics;
     relcache_t relcache;
     changes_t changes;
@@ -184,56 +133,6 @@ static void fatal(reader_t *r, const char *fmt, ...)
     va_end(ap);
     log_error(r->set.slot, "%s", msg);
     stop_reader(r, 1);
-}
-
-/* Schema registration, built-in or external. */
-static bool register_one(reader_t *r, const char *subject, const char *schema,
-                         int *id, char *err, size_t errlen)
-{
-    int version;
-
-    if (r->store)
-        return registry_store_register(r->store, r->producer, subject, schema,
-                                       id, &version, err, errlen);
-    return registry_client_register(r->registry, subject, schema, id, err,
-                                    errlen);
-}
-
-static bool register_schema(void *arg, table_schema_t *ts, char *err,
-                            size_t errlen)
-{
-    reader_t *r = arg;
-    char topic[512], subject[600];
-    buf_t text;
-    bool ok = false;
-
-    buf_init(&text, 0);
-    topics_name(r->set.prefix, ts->nspname, ts->relname, topic,
-                sizeof(topic));
-    ts->key_schema_id = 0;
-    if (ts->nkeys > 0) {
-        snprintf(subject, sizeof(subject), "%s-key", topic);
-        if (!table_schema_key_avro(ts, r->set.prefix, &text) ||
-            !buf_cstr(&text) ||
-            !register_one(r, subject, (char *)text.data, &ts->key_schema_id,
-                          err, errlen))
-            goto out;
-    }
-    buf_reset(&text);
-    snprintf(subject, sizeof(subject), "%s-value", topic);
-    if (!table_schema_value_avro(ts, r->set.prefix, &text) ||
-        !buf_cstr(&text) ||
-        !register_one(r, subject, (char *)text.data, &ts->value_schema_id,
-                      err, errlen))
-        goto out;
-    ok = true;
-
-out:
-    if (!ok && !*err)
-        snprintf(err, errlen, "could not build the schema of \"%s.%s\"",
-                 ts->nspname, ts->relname);
-    buf_free(&text);
-    return ok;
 }
 
 /* Status updates. */
@@ -410,8 +309,7 @@ static void process_stream(reader_t *r)
             break;
         case STREAM_END:
         case STREAM_ERROR:
-            retry_later(r, ev == STREAM_END ? "replication stream ended"
-                                            : err);
+            retry_later(r, ev == STREAM_END ? "replication stream ended" : err);
             return;
         }
     }
@@ -520,8 +418,8 @@ static bool prepare_tables(reader_t *r, char *err, size_t errlen)
         uint32_t *types = calloc((size_t)t->ncols + 1, sizeof(uint32_t));
         int32_t *mods = calloc((size_t)t->ncols + 1, sizeof(int32_t));
         bool *keys = calloc((size_t)t->ncols + 1, sizeof(bool));
-        rel_desc_t d = {t->oid, t->nspname, t->relname, t->replident,
-                        t->ncols, names, types, mods, keys};
+        rel_desc_t d = {t->oid, t->nspname, t->relname, t->replident, t->ncols,
+                        names,  types,      mods,       keys};
 
         if (!names || !types || !mods || !keys) {
             snprintf(err, errlen, "out of memory");
@@ -606,8 +504,8 @@ static void begin_snapshot(reader_t *r, const snapshot_mark_t *earlier,
     } else {
         /* Marked first, so that a slot found without its snapshot
          * finished is recognised whenever this process dies. */
-        if (!snapshot_mark_write(r->producer, r->mark_topic, r->mark_key,
-                                 &mark, err, sizeof(err))) {
+        if (!snapshot_mark_write(r->producer, r->mark_topic, r->mark_key, &mark,
+                                 err, sizeof(err))) {
             retry_later(r, err);
             return;
         }
@@ -620,8 +518,9 @@ static void begin_snapshot(reader_t *r, const snapshot_mark_t *earlier,
             return;
         }
         wire_lsn_format(r->snap_lsn, lsn);
-        log_info(r->set.slot, "created replication slot at %s with snapshot "
-                              "\"%s\"",
+        log_info(r->set.slot,
+                 "created replication slot at %s with snapshot "
+                 "\"%s\"",
                  lsn, name);
     }
     mark.consistent_lsn = r->snap_lsn;
@@ -731,8 +630,9 @@ static void acquire(reader_t *r)
         return;
     }
     if (slot.exists && (!slot.logical_pgoutput || !slot.same_database)) {
-        fatal(r, "replication slot \"%s\" exists but is not a pgoutput slot "
-                 "of database \"%s\": choose another CDC_SLOT or drop it",
+        fatal(r,
+              "replication slot \"%s\" exists but is not a pgoutput slot "
+              "of database \"%s\": choose another CDC_SLOT or drop it",
               r->set.slot, catalog_database(r->catalog));
         return;
     }
@@ -764,8 +664,7 @@ static void acquire(reader_t *r)
         become_standby(r, why);
         return;
     }
-    if (!r->tails_fresh && !topics_refresh_tails(r->topics, err,
-                                                 sizeof(err))) {
+    if (!r->tails_fresh && !topics_refresh_tails(r->topics, err, sizeof(err))) {
         retry_later(r, err);
         return;
     }
@@ -824,8 +723,8 @@ static void on_tick(uv_timer_t *t)
         fatal(r, "%s", producer_error(r->producer));
         return;
     }
-    if (r->store && now - r->last_registry_poll_ms >= 1000) {
-        registry_store_poll(r->store);
+    if (r->reg.store && now - r->last_registry_poll_ms >= 1000) {
+        registry_store_poll(r->reg.store);
         r->last_registry_poll_ms = now;
     }
 
@@ -873,8 +772,7 @@ static void close_handle(uv_handle_t *h, void *arg)
         return;
     if (h == (uv_handle_t *)&r->tick || h == (uv_handle_t *)&r->sigterm ||
         h == (uv_handle_t *)&r->sigint || h == (uv_handle_t *)&r->kick ||
-        h == (uv_handle_t *)&r->more ||
-        h == (uv_handle_t *)&r->producer_poll)
+        h == (uv_handle_t *)&r->more || h == (uv_handle_t *)&r->producer_poll)
         uv_close(h, NULL);
 }
 
@@ -934,9 +832,8 @@ static void fill_view(void *arg, reader_view_t *v)
     v->received_lsn = r->received_lsn;
     v->server_lsn = r->server_wal_end;
     if (oldest > 0)
-        v->lag_seconds = (double)((int64_t)tv.tv_sec * 1000000 + tv.tv_usec -
-                                  oldest) /
-                         1e6;
+        v->lag_seconds =
+            (double)((int64_t)tv.tv_sec * 1000000 + tv.tv_usec - oldest) / 1e6;
     if (v->lag_seconds < 0)
         v->lag_seconds = 0;
     v->transactions = r->changes.transactions;
@@ -957,85 +854,14 @@ static void fill_view(void *arg, reader_view_t *v)
         snprintf(r->detail, sizeof(r->detail), "%d of %d tables, %llu rows",
                  v->snapshot.tables_done, v->snapshot.tables_total,
                  (unsigned long long)v->snapshot.rows);
-    if (r->store) {
+    if (r->reg.store) {
         int subjects;
 
-        registry_store_counts(r->store, &v->registry_schemas, &subjects);
+        registry_store_counts(r->reg.store, &v->registry_schemas, &subjects);
     }
 }
 
 /* Start-up. */
-
-static bool load_settings(reader_t *r, char *err, size_t errlen)
-{
-    settings_t *s = &r->set;
-    log_level_t level;
-    const char *snapshot;
-
-    s->dburl = config_get("CDC_DATABASE_URL");
-    if (!s->dburl || !*s->dburl) {
-        snprintf(err, errlen,
-                 "CDC_DATABASE_URL is not set: give the database to follow, "
-                 "for example postgresql://user@host:5432/dbname");
-        return false;
-    }
-    s->prefix = config_get_or("CDC_TOPIC_PREFIX", "cdc");
-    s->slot = config_get_or("CDC_SLOT", "cdc");
-    s->publication = config_get_or("CDC_PUBLICATION", "cdc");
-    s->tables = config_get_or("CDC_TABLES", "");
-    s->http = config_get_or("CDC_READER_HTTP", "127.0.0.1:8081");
-    s->registry_url = config_get_or("CDC_SCHEMA_REGISTRY_URL", "");
-    snapshot = config_get_or("CDC_SNAPSHOT", "initial");
-    if (strcmp(snapshot, "initial") != 0 && strcmp(snapshot, "never") != 0) {
-        snprintf(err, errlen, "CDC_SNAPSHOT=\"%s\" is not valid: give "
-                              "initial or never",
-                 snapshot);
-        return false;
-    }
-    s->snapshot_initial = strcmp(snapshot, "initial") == 0;
-    if (!log_parse_level(config_get_or("CDC_LOG_LEVEL", "info"), &level)) {
-        snprintf(err, errlen, "CDC_LOG_LEVEL=\"%s\" is not valid: give "
-                              "debug, info, warning or error",
-                 config_get("CDC_LOG_LEVEL"));
-        return false;
-    }
-    log_set_level(level);
-    log_set_debug_facilities(config_get_or("CDC_LOG_DEBUG", ""));
-    return config_get_long("CDC_SNAPSHOT_CHUNK_ROWS", 1000, 1, 1000000,
-                           &s->chunk_rows, err, errlen) &&
-           config_get_long("CDC_TOPIC_PARTITIONS", 4, 1, 10000,
-                           &s->partitions, err, errlen) &&
-           config_get_long("CDC_TOPIC_REPLICATION", -1, -1, 32,
-                           &s->replication, err, errlen) &&
-           config_get_long("CDC_HEARTBEAT_INTERVAL_MS", 10000, 100, 3600000,
-                           &s->heartbeat_ms, err, errlen) &&
-           config_get_long("CDC_STATUS_INTERVAL_MS", 1000, 10, 60000,
-                           &s->status_ms, err, errlen) &&
-           config_get_long("CDC_STANDBY_RETRY_MS", 2000, 100, 600000,
-                           &s->standby_retry_ms, err, errlen);
-}
-
-static bool open_registry(reader_t *r, char *err, size_t errlen)
-{
-    char topic[512];
-
-    if (r->set.registry_url[0]) {
-        r->registry = registry_client_new(r->set.registry_url, 10000, err,
-                                          errlen);
-        if (r->registry)
-            log_info(NULL, "using schema registry at %s",
-                     r->set.registry_url);
-        return r->registry != NULL;
-    }
-    snprintf(topic, sizeof(topic), "%s._schemas", r->set.prefix);
-    if (!topics_create(r->topics, topic, 1, true, err, errlen))
-        return false;
-    r->store = registry_store_new(topic, err, errlen);
-    if (!r->store || !registry_store_catch_up(r->store, 30000, err, errlen))
-        return false;
-    log_info(topic, "serving the schema registry on http://%s", r->set.http);
-    return true;
-}
 
 static bool start(reader_t *r, char *err, size_t errlen)
 {
@@ -1049,10 +875,11 @@ static bool start(reader_t *r, char *err, size_t errlen)
     r->producer = producer_new(err, errlen);
     if (!r->producer)
         return false;
-    r->topics = topics_new(producer_handle(r->producer),
-                           (int)r->set.partitions, (int)r->set.replication,
-                           err, errlen);
-    if (!r->topics || !open_registry(r, err, errlen))
+    r->topics = topics_new(producer_handle(r->producer), (int)r->set.partitions,
+                           (int)r->set.replication, err, errlen);
+    if (!r->topics ||
+        !registrar_open(&r->reg, r->set.prefix, r->set.registry_url,
+                        r->set.http, r->topics, r->producer, err, errlen))
         return false;
     snprintf(r->mark_topic, sizeof(r->mark_topic), "%s._snapshots",
              r->set.prefix);
@@ -1063,14 +890,14 @@ static bool start(reader_t *r, char *err, size_t errlen)
     http.listen = r->set.http;
     http.view = fill_view;
     http.arg = r;
-    http.store = r->store;
+    http.store = r->reg.store;
     http.producer = r->producer;
     r->http = reader_http_start(&r->loop, &http, err, errlen);
     if (!r->http)
         return false;
 
     relcache_init(&r->relcache, r->catalog, r->topics, r->set.prefix,
-                  register_schema, r);
+                  registrar_register, &r->reg);
     changes_init(&r->changes, r->producer, &r->relcache, r->catalog);
     if (!prepare_tables(r, err, errlen))
         return false;
@@ -1086,7 +913,7 @@ int reader_run(void)
 
     if (!r)
         return 1;
-    if (!load_settings(r, err, sizeof(err))) {
+    if (!reader_config_load(&r->set, err, sizeof(err))) {
         log_error(NULL, "%s", err);
         free(r);
         return 1;
@@ -1114,8 +941,7 @@ int reader_run(void)
         goto out;
     }
 
-    uv_poll_init(&r->loop, &r->producer_poll,
-                 producer_event_fd(r->producer));
+    uv_poll_init(&r->loop, &r->producer_poll, producer_event_fd(r->producer));
     r->producer_poll.data = r;
     uv_poll_start(&r->producer_poll, UV_READABLE, on_producer_event);
     uv_timer_start(&r->tick, on_tick, TICK_MS, TICK_MS);
@@ -1142,8 +968,7 @@ out:
         changes_free(&r->changes);
     relcache_free(&r->relcache);
     topics_free(r->topics);
-    registry_store_free(r->store);
-    registry_client_free(r->registry);
+    registrar_close(&r->reg);
     producer_free(r->producer, 0);
     catalog_free(r->catalog);
     free(r->table_oids);

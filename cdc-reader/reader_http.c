@@ -24,21 +24,19 @@ static void per_topic(buf_t *out, const reader_view_t *v, const char *name,
 
         labels[1] = tp->name;
         metrics_sample(out, name, labels,
-                       (double)*(const uint64_t *)((const char *)tp +
-                                                   offset));
+                       (double)*(const uint64_t *)((const char *)tp + offset));
     }
 }
 
 void reader_http_render_metrics(const reader_view_t *v, buf_t *out)
 {
     static const char *const states[] = {
-        "starting", "standby", "snapshot", "streaming", "reconnecting",
-        "stopping", NULL,
+        "starting",     "standby",  "snapshot", "streaming",
+        "reconnecting", "stopping", NULL,
     };
     const char *labels[3] = {"state", NULL, NULL};
-    uint64_t behind = v->server_lsn > v->acked_lsn
-                          ? v->server_lsn - v->acked_lsn
-                          : 0;
+    uint64_t behind =
+        v->server_lsn > v->acked_lsn ? v->server_lsn - v->acked_lsn : 0;
 
     metrics_single(out, "cdc_reader_up", "gauge",
                    "1 while streaming or taking the snapshot, 0 in standby "
@@ -107,8 +105,7 @@ void reader_http_render_metrics(const reader_view_t *v, buf_t *out)
                    (double)v->decode_errors);
 
     per_topic(out, v, "cdc_reader_events_total",
-              "Records produced per table topic.",
-              offsetof(topic_t, produced));
+              "Records produced per table topic.", offsetof(topic_t, produced));
     per_topic(out, v, "cdc_reader_bytes_total",
               "Record bytes (key and value) produced per table topic.",
               offsetof(topic_t, bytes));
@@ -121,8 +118,7 @@ void reader_http_render_metrics(const reader_view_t *v, buf_t *out)
                    v->snapshot_running);
     if (v->snapshot_known) {
         metrics_single(out, "cdc_reader_snapshot_tables", "gauge",
-                       "Tables the snapshot reads.",
-                       v->snapshot.tables_total);
+                       "Tables the snapshot reads.", v->snapshot.tables_total);
         metrics_single(out, "cdc_reader_snapshot_tables_done", "gauge",
                        "Tables the snapshot has read completely.",
                        v->snapshot.tables_done);
@@ -143,8 +139,7 @@ void reader_http_render_metrics(const reader_view_t *v, buf_t *out)
     metrics_process(out);
 }
 
-static void handle(void *arg, const http_request_t *req,
-                   http_response_t *resp)
+static void handle(void *arg, const http_request_t *req, http_response_t *resp)
 {
     reader_http_t *h = arg;
     reader_view_t v;
@@ -174,8 +169,9 @@ static void handle(void *arg, const http_request_t *req,
         registry_store_http(h->opt.store, h->opt.producer, req, resp))
         return;
     resp->status = 404;
-    buf_printf(&resp->body, "no such path \"%s\"; try /healthz, /readyz, "
-                            "/metrics%s\n",
+    buf_printf(&resp->body,
+               "no such path \"%s\"; try /healthz, /readyz, "
+               "/metrics%s\n",
                req->path, h->opt.store ? " or the schema registry API" : "");
 }
 

@@ -16,25 +16,25 @@
 
 /* What the reader shows of itself, filled at each request. */
 typedef struct reader_view {
-    const char *state;  /* "streaming", "standby", ... */
-    const char *detail; /* why, for /readyz; "" when nothing to add */
-    bool ready;         /* streaming or taking the snapshot */
+    const char *state;      /* "streaming", "standby", ... */
+    const char *detail;     /* why, for /readyz; "" when nothing to add */
+    bool ready;             /* streaming or taking the snapshot */
     uint64_t confirmed_lsn; /* told to PostgreSQL */
     uint64_t acked_lsn;     /* everything before it is in Kafka */
     uint64_t received_lsn;
-    uint64_t server_lsn;    /* the server's WAL end, as last reported */
+    uint64_t server_lsn; /* the server's WAL end, as last reported */
     double lag_seconds;
     uint64_t transactions;
     uint64_t open_txn_records; /* of the transaction being received */
     uint64_t decode_errors;
     uint64_t heartbeats;
-    bool blocked;           /* reading paused: Kafka's queue is full */
+    bool blocked; /* reading paused: Kafka's queue is full */
     producer_stats_t producer;
     const topics_t *topics; /* may be NULL before start-up */
     bool snapshot_running;
-    bool snapshot_known;    /* a snapshot ran in this process */
+    bool snapshot_known; /* a snapshot ran in this process */
     snapshot_progress_t snapshot;
-    int registry_schemas;   /* -1 without the built-in registry */
+    int registry_schemas; /* -1 without the built-in registry */
 } reader_view_t;
 
 typedef void (*reader_view_fn)(void *arg, reader_view_t *out);

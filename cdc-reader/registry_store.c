@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REGISTRY_MAX_SCHEMA (1024 * 1024)
+#define REGISTRY_MAX_SCHEMA   (1024 * 1024)
 #define REGISTRY_CONTENT_TYPE "application/vnd.schemaregistry.v1+json"
 
 typedef struct stored_schema {
@@ -83,8 +83,8 @@ static bool apply(registry_store_t *rs, const char *subject_name, int version,
     subject_t *subj;
 
     if (!s) {
-        stored_schema_t *grown = realloc(
-            rs->schemas, (size_t)(rs->nschemas + 1) * sizeof(*grown));
+        stored_schema_t *grown =
+            realloc(rs->schemas, (size_t)(rs->nschemas + 1) * sizeof(*grown));
         char *canonical = canonical_form(text, strlen(text));
 
         if (!grown || !canonical) {
@@ -104,8 +104,8 @@ static bool apply(registry_store_t *rs, const char *subject_name, int version,
 
     subj = find_subject(rs, subject_name);
     if (!subj) {
-        subject_t *grown = realloc(
-            rs->subjects, (size_t)(rs->nsubjects + 1) * sizeof(*grown));
+        subject_t *grown =
+            realloc(rs->subjects, (size_t)(rs->nsubjects + 1) * sizeof(*grown));
 
         if (!grown)
             return false;
@@ -133,11 +133,16 @@ registry_store_t *registry_store_new(const char *topic, char *err,
                                      size_t errlen)
 {
     static const char *const defaults[] = {
-        "group.id", "cdc-reader-registry",
-        "enable.auto.commit", "false",
-        "enable.partition.eof", "true",
-        "fetch.wait.max.ms", "50",
-        "client.id", "cdc-reader-registry",
+        "group.id",
+        "cdc-reader-registry",
+        "enable.auto.commit",
+        "false",
+        "enable.partition.eof",
+        "true",
+        "fetch.wait.max.ms",
+        "50",
+        "client.id",
+        "cdc-reader-registry",
         NULL,
     };
     registry_store_t *rs = calloc(1, sizeof(*rs));
@@ -153,8 +158,8 @@ registry_store_t *registry_store_new(const char *topic, char *err,
     conf = kafka_conf_new(defaults, err, errlen);
     if (!conf)
         goto fail;
-    rs->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
-                                sizeof(errstr));
+    rs->consumer =
+        rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (!rs->consumer) {
         snprintf(err, errlen, "could not create Kafka consumer: %s", errstr);
         rd_kafka_conf_destroy(conf);
@@ -243,8 +248,9 @@ static bool consume_one(registry_store_t *rs, int timeout_ms, bool *at_end,
         apply(rs, subject, (int)json_integer_value(version),
               (int)json_integer_value(id), schema);
     } else {
-        log_warning(rs->topic, "skipping a record at offset %lld that is "
-                               "not a schema registration",
+        log_warning(rs->topic,
+                    "skipping a record at offset %lld that is "
+                    "not a schema registration",
                     (long long)m->offset);
     }
     json_decref(value);
@@ -325,8 +331,8 @@ static int version_of(const subject_t *s, int id)
 }
 
 bool registry_store_register(registry_store_t *rs, producer_t *producer,
-                             const char *subject, const char *schema,
-                             int *id, int *version, char *err, size_t errlen)
+                             const char *subject, const char *schema, int *id,
+                             int *version, char *err, size_t errlen)
 {
     stored_schema_t *existing;
     char *canonical, *key_text = NULL, *value_text = NULL;
@@ -367,9 +373,9 @@ bool registry_store_register(registry_store_t *rs, producer_t *producer,
 
     key = json_pack("{s:s, s:s, s:i, s:i}", "keytype", "SCHEMA", "subject",
                     subject, "version", new_version, "magic", 1);
-    value = json_pack("{s:s, s:i, s:i, s:s, s:b}", "subject", subject,
-                      "version", new_version, "id", new_id, "schema", schema,
-                      "deleted", 0);
+    value =
+        json_pack("{s:s, s:i, s:i, s:s, s:b}", "subject", subject, "version",
+                  new_version, "id", new_id, "schema", schema, "deleted", 0);
     key_text = json_dumps(key, JSON_COMPACT | JSON_PRESERVE_ORDER);
     value_text = json_dumps(value, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(key);
@@ -378,9 +384,8 @@ bool registry_store_register(registry_store_t *rs, producer_t *producer,
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (!producer_send_sync(producer, rs->topic, 0, key_text,
-                            strlen(key_text), value_text, strlen(value_text),
-                            30000, err, errlen))
+    if (!producer_send_sync(producer, rs->topic, 0, key_text, strlen(key_text),
+                            value_text, strlen(value_text), 30000, err, errlen))
         goto out;
     if (!apply(rs, subject, new_version, new_id, schema)) {
         snprintf(err, errlen, "out of memory");
@@ -410,8 +415,8 @@ void registry_store_counts(const registry_store_t *rs, int *schemas,
 
 static void reply_json(http_response_t *resp, int status, json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY |
-                                      JSON_PRESERVE_ORDER);
+    char *text =
+        json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
 
     resp->status = status;
     resp->content_type = REGISTRY_CONTENT_TYPE;
@@ -425,13 +430,11 @@ static void reply_error(http_response_t *resp, int status, int code,
                         const char *message)
 {
     reply_json(resp, status,
-               json_pack("{s:i, s:s}", "error_code", code, "message",
-                         message));
+               json_pack("{s:i, s:s}", "error_code", code, "message", message));
 }
 
 /* Decodes %XX in a path segment. */
-static bool decode_segment(const char *in, size_t len, char *out,
-                           size_t outlen)
+static bool decode_segment(const char *in, size_t len, char *out, size_t outlen)
 {
     size_t n = 0;
 
@@ -470,12 +473,11 @@ static void handle_subject(registry_store_t *rs, producer_t *producer,
 
     if (strcmp(req->method, "POST") == 0) {
         json_t *body = json_loadb(req->body, req->body_len, 0, NULL);
-        const char *schema = json_string_value(json_object_get(body,
-                                                               "schema"));
-        const char *type = json_string_value(json_object_get(body,
-                                                             "schemaType"));
-        char *canonical = schema ? canonical_form(schema, strlen(schema))
-                                 : NULL;
+        const char *schema = json_string_value(json_object_get(body, "schema"));
+        const char *type =
+            json_string_value(json_object_get(body, "schemaType"));
+        char *canonical =
+            schema ? canonical_form(schema, strlen(schema)) : NULL;
         int id, version;
 
         if (!schema) {
@@ -534,9 +536,9 @@ static void handle_subject(registry_store_t *rs, producer_t *producer,
             reply_error(resp, 404, 40402, "Version not found.");
             return;
         }
-        reply_json(resp, 200,
-                   schema_answer(subject, v,
-                                 schema_by_id(rs, subj->ids[v - 1])));
+        reply_json(
+            resp, 200,
+            schema_answer(subject, v, schema_by_id(rs, subj->ids[v - 1])));
         return;
     }
     reply_error(resp, 404, 404, "HTTP 404 Not Found");
@@ -548,8 +550,7 @@ bool registry_store_http(registry_store_t *rs, producer_t *producer,
     const char *path = req->path;
 
     if (strcmp(path, "/config") == 0) {
-        reply_json(resp, 200,
-                   json_pack("{s:s}", "compatibilityLevel", "NONE"));
+        reply_json(resp, 200, json_pack("{s:s}", "compatibilityLevel", "NONE"));
         return true;
     }
     if (strcmp(path, "/subjects") == 0) {

@@ -32,8 +32,8 @@ void registry_store_poll(registry_store_t *rs);
  * keeps its id; a new one gets the next id and a new version, persisted and
  * acknowledged by Kafka before this returns true. */
 bool registry_store_register(registry_store_t *rs, producer_t *producer,
-                             const char *subject, const char *schema,
-                             int *id, int *version, char *err, size_t errlen);
+                             const char *subject, const char *schema, int *id,
+                             int *version, char *err, size_t errlen);
 
 /* Serves the Confluent REST subset: GET /subjects, /subjects/S/versions,
  * /subjects/S/versions/{N|latest}, /schemas/ids/N, /schemas/ids/N/versions,

@@ -88,8 +88,8 @@ rel_t *relcache_apply(relcache_t *rc, const rel_desc_t *d, char *err,
         goto fail;
 
     types = calloc(d->ncols ? (size_t)d->ncols : 1, sizeof(pgtype_t));
-    ts = table_schema_new(catalog_database(rc->catalog), d->nspname,
-                          d->relname, d->ncols);
+    ts = table_schema_new(catalog_database(rc->catalog), d->nspname, d->relname,
+                          d->ncols);
     if (!types || !ts)
         goto oom;
     for (int i = 0; i < d->ncols; i++) {
@@ -98,10 +98,9 @@ rel_t *relcache_apply(relcache_t *rc, const rel_desc_t *d, char *err,
         if (!catalog_type(rc->catalog, d->type_oids[i], d->typmods[i],
                           &types[i], pg_type, sizeof(pg_type), err, errlen))
             goto fail;
-        if (!table_schema_set_column(ts, i, d->names[i], pg_type,
-                                     types[i].type, types[i].elem,
-                                     types[i].precision, types[i].scale,
-                                     keys[i]))
+        if (!table_schema_set_column(ts, i, d->names[i], pg_type, types[i].type,
+                                     types[i].elem, types[i].precision,
+                                     types[i].scale, keys[i]))
             goto oom;
     }
 
@@ -131,12 +130,13 @@ rel_t *relcache_apply(relcache_t *rc, const rel_desc_t *d, char *err,
     if (old) {
         table_schema_free(old->ts);
         free(old->types);
-        log_info(topic_name, "table \"%s.%s\" changed: schema version with "
-                             "id %d",
+        log_info(topic_name,
+                 "table \"%s.%s\" changed: schema version with "
+                 "id %d",
                  d->nspname, d->relname, ts->value_schema_id);
     } else {
-        rel_t **grown = realloc(rc->rels, (size_t)(rc->count + 1) *
-                                              sizeof(*grown));
+        rel_t **grown =
+            realloc(rc->rels, (size_t)(rc->count + 1) * sizeof(*grown));
 
         if (!grown) {
             free(rel);

@@ -17,7 +17,7 @@ typedef struct rel {
     uint32_t oid;
     char replident; /* 'd', 'f', 'i', 'n' */
     int ncols;
-    pgtype_t *types;  /* how column i's text is parsed */
+    pgtype_t *types; /* how column i's text is parsed */
     table_schema_t *ts;
     topic_t *topic;
     bool warned_no_key;
@@ -39,8 +39,8 @@ typedef struct rel_desc {
 
 /* Registers a new schema version: fills ts->key_schema_id and
  * ts->value_schema_id. */
-typedef bool (*relcache_register_fn)(void *arg, table_schema_t *ts,
-                                     char *err, size_t errlen);
+typedef bool (*relcache_register_fn)(void *arg, table_schema_t *ts, char *err,
+                                     size_t errlen);
 
 typedef struct relcache {
     rel_t **rels;

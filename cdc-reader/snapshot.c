@@ -11,13 +11,51 @@
 #include <string.h>
 #include <time.h>
 
-#define SNAPSHOT_PROGRESS_MS 5000
+#define SNAPSHOT_PROGRESS_MS     5000
 #define SNAPSHOT_MARK_TIMEOUT_MS 30000
-#define SNAPSHOT_MAX_MARK 4096
+#define SNAPSHOT_MAX_MARK        4096
+#define SNAPSHOT_MAX_ATTEMPT     1000000
 /* Advisory lock class of the reader's slot lock ("CDCR"). */
 #define SNAPSHOT_LOCK_CLASS "1128547154"
 
 /* Marks. */
+
+bool snapshot_mark_parse(const void *value, size_t len, snapshot_mark_t *out)
+{
+    snapshot_mark_t m = {SNAPSHOT_MARK_NONE, 0, 1, 0};
+    json_t *root, *attempt, *rows;
+    const char *state, *lsn;
+    bool ok = false;
+
+    if (!value || len == 0 || len > SNAPSHOT_MAX_MARK)
+        return false;
+    root = json_loadb(value, len, JSON_REJECT_DUPLICATES, NULL);
+    state = json_string_value(json_object_get(root, "state"));
+    lsn = json_string_value(json_object_get(root, "consistent_lsn"));
+    attempt = json_object_get(root, "attempt");
+    rows = json_object_get(root, "rows");
+    if (state && strcmp(state, "started") == 0)
+        m.state = SNAPSHOT_MARK_STARTED;
+    else if (state && strcmp(state, "done") == 0)
+        m.state = SNAPSHOT_MARK_DONE;
+    if (m.state == SNAPSHOT_MARK_NONE || !lsn ||
+        !wire_lsn_parse(lsn, strlen(lsn), &m.consistent_lsn))
+        goto out;
+    if (attempt) {
+        if (!json_is_integer(attempt) || json_integer_value(attempt) < 1 ||
+            json_integer_value(attempt) > SNAPSHOT_MAX_ATTEMPT)
+            goto out;
+        m.attempt = (uint32_t)json_integer_value(attempt);
+    }
+    if (json_is_integer(rows) && json_integer_value(rows) >= 0)
+        m.rows = (uint64_t)json_integer_value(rows);
+    *out = m;
+    ok = true;
+
+out:
+    json_decref(root);
+    return ok;
+}
 
 typedef struct mark_scan {
     const char *key;
@@ -29,37 +67,12 @@ static void scan_mark(void *arg, const void *key, size_t keylen,
                       const void *value, size_t valuelen)
 {
     mark_scan_t *scan = arg;
-    json_t *root;
-    const char *state, *lsn;
+    snapshot_mark_t m;
 
-    if (!key || keylen != scan->keylen || memcmp(key, scan->key, keylen) ||
-        !value || valuelen > SNAPSHOT_MAX_MARK)
-        return;
-    root = json_loadb(value, valuelen, 0, NULL);
-    state = json_string_value(json_object_get(root, "state"));
-    lsn = json_string_value(json_object_get(root, "consistent_lsn"));
-    if (state && lsn) {
-        snapshot_mark_t m = {SNAPSHOT_MARK_NONE, 0, 1, 0};
-        json_t *attempt = json_object_get(root, "attempt");
-
-        if (strcmp(state, "started") == 0)
-            m.state = SNAPSHOT_MARK_STARTED;
-        else if (strcmp(state, "done") == 0)
-            m.state = SNAPSHOT_MARK_DONE;
-        if (m.state != SNAPSHOT_MARK_NONE &&
-            wire_lsn_parse(lsn, strlen(lsn), &m.consistent_lsn)) {
-            json_t *rows = json_object_get(root, "rows");
-
-            m.rows = json_is_integer(rows) ? (uint64_t)json_integer_value(
-                                                 rows)
-                                           : 0;
-            if (json_is_integer(attempt) && json_integer_value(attempt) > 0 &&
-                json_integer_value(attempt) < (1 << 20))
-                m.attempt = (uint32_t)json_integer_value(attempt);
-            *scan->out = m;
-        }
-    }
-    json_decref(root);
+    /* Later records of the key win; others are not ours to judge. */
+    if (key && keylen == scan->keylen && memcmp(key, scan->key, keylen) == 0 &&
+        snapshot_mark_parse(value, valuelen, &m))
+        *scan->out = m;
 }
 
 bool snapshot_mark_read(topics_t *topics, const char *topic, const char *key,
@@ -92,16 +105,16 @@ bool snapshot_mark_write(producer_t *producer, const char *topic,
         snprintf(err, errlen, "out of memory");
         return false;
     }
-    ok = producer_send_sync(producer, topic, 0, key, strlen(key), text,
-                            strlen(text), SNAPSHOT_MARK_TIMEOUT_MS, err,
-                            errlen);
+    ok =
+        producer_send_sync(producer, topic, 0, key, strlen(key), text,
+                           strlen(text), SNAPSHOT_MARK_TIMEOUT_MS, err, errlen);
     free(text);
     return ok;
 }
 
 uint64_t snapshot_seq_base(uint32_t attempt)
 {
-    return attempt > 1 ? (uint64_t)(attempt - 1) << 40 : 0;
+    return attempt > 1 ? (uint64_t)(attempt - 1) << SNAPSHOT_ATTEMPT_SHIFT : 0;
 }
 
 /* The slot preparation lock. */
@@ -112,8 +125,8 @@ bool snapshot_lock(PGconn *conn, const char *slot, bool *got, char *err,
     const char *params[] = {slot};
     PGresult *res = PQexecParams(
         conn,
-        "SELECT pg_try_advisory_lock(" SNAPSHOT_LOCK_CLASS ", hashtext($1))",
-        1, NULL, params, NULL, NULL, 0);
+        "SELECT pg_try_advisory_lock(" SNAPSHOT_LOCK_CLASS ", hashtext($1))", 1,
+        NULL, params, NULL, NULL, 0);
     bool ok = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1;
 
     *got = ok && PQgetvalue(res, 0, 0)[0] == 't';
@@ -134,10 +147,10 @@ void snapshot_unlock(PGconn *conn, const char *slot)
 
     if (PQstatus(conn) != CONNECTION_OK)
         return;
-    res = PQexecParams(
-        conn,
-        "SELECT pg_advisory_unlock(" SNAPSHOT_LOCK_CLASS ", hashtext($1))",
-        1, NULL, params, NULL, NULL, 0);
+    res = PQexecParams(conn,
+                       "SELECT pg_advisory_unlock(" SNAPSHOT_LOCK_CLASS
+                       ", hashtext($1))",
+                       1, NULL, params, NULL, NULL, 0);
     PQclear(res);
 }
 
@@ -154,11 +167,11 @@ struct snapshot {
     bool finished;
     bool freeing;
 
-    int table;        /* index into oids of the table being read */
-    rel_t *rel;       /* its relation */
+    int table;  /* index into oids of the table being read */
+    rel_t *rel; /* its relation */
     bool cursor_open;
-    bool fetching;    /* a FETCH is on the wire */
-    PGresult *chunk;  /* rows being produced */
+    bool fetching;   /* a FETCH is on the wire */
+    PGresult *chunk; /* rows being produced */
     int chunk_row;
     const char **texts;
     int *lens;
@@ -212,8 +225,8 @@ static void finish(snapshot_t *s, bool ok, bool fatal, const char *err)
         /* Read-only: ending it cannot lose anything. */
         (void)exec(s, "COMMIT", ignored, sizeof(ignored));
         log_info(s->opt.publication,
-                 "snapshot read %d tables, %llu rows in %.1f s",
-                 s->tables_done, (unsigned long long)s->rows,
+                 "snapshot read %d tables, %llu rows in %.1f s", s->tables_done,
+                 (unsigned long long)s->rows,
                  (double)(s->finished_ms - s->started_ms) / 1000.0);
     }
     s->opt.done(s->opt.arg, ok, fatal, err);
@@ -272,8 +285,9 @@ static bool open_table(snapshot_t *s, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return false;
     }
-    n = snprintf(sql, cap, "DECLARE cdc_snapshot NO SCROLL CURSOR FOR "
-                           "SELECT ");
+    n = snprintf(sql, cap,
+                 "DECLARE cdc_snapshot NO SCROLL CURSOR FOR "
+                 "SELECT ");
     for (int i = 0; i < s->rel->ncols; i++) {
         name = PQescapeIdentifier(s->conn, s->rel->ts->cols[i].name,
                                   strlen(s->rel->ts->cols[i].name));
@@ -298,8 +312,8 @@ static bool open_table(snapshot_t *s, char *err, size_t errlen)
     PQclear(res);
 
     if (s->rel->ncols > s->cols_cap) {
-        const char **texts = realloc(s->texts, (size_t)s->rel->ncols *
-                                                   sizeof(*texts));
+        const char **texts =
+            realloc(s->texts, (size_t)s->rel->ncols * sizeof(*texts));
         int *lens;
 
         if (texts)
@@ -329,8 +343,7 @@ static bool send_fetch(snapshot_t *s, char *err, size_t errlen)
 {
     char sql[64];
 
-    snprintf(sql, sizeof(sql), "FETCH %d FROM cdc_snapshot",
-             s->opt.chunk_rows);
+    snprintf(sql, sizeof(sql), "FETCH %d FROM cdc_snapshot", s->opt.chunk_rows);
     if (!PQsendQuery(s->conn, sql)) {
         first_line(err, errlen, "could not read a table to snapshot",
                    PQerrorMessage(s->conn));
@@ -414,8 +427,9 @@ static void step(snapshot_t *s)
                 continue;
             }
             if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-                first_line(err, sizeof(err), "could not read a table to "
-                                             "snapshot",
+                first_line(err, sizeof(err),
+                           "could not read a table to "
+                           "snapshot",
                            PQresultErrorMessage(res));
                 PQclear(res);
                 goto failed;
@@ -489,15 +503,14 @@ snapshot_t *snapshot_start(const snapshot_options_t *opts, char *err,
         return NULL;
     }
     s->opt = *opts;
-    s->oids = calloc(opts->ntables ? (size_t)opts->ntables : 1,
-                     sizeof(uint32_t));
+    s->oids =
+        calloc(opts->ntables ? (size_t)opts->ntables : 1, sizeof(uint32_t));
     if (!s->oids) {
         free(s);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    memcpy(s->oids, opts->table_oids,
-           (size_t)opts->ntables * sizeof(uint32_t));
+    memcpy(s->oids, opts->table_oids, (size_t)opts->ntables * sizeof(uint32_t));
     s->started_ms = now_ms();
 
     s->conn = catalog_open_conn(opts->dburl, false);

@@ -38,11 +38,18 @@ typedef struct snapshot_mark {
 } snapshot_mark_t;
 
 /* Positions of attempt n's r events start above this, so that no earlier
- * attempt's records make the tail rule skip them. */
+ * attempt's records make the tail rule skip them: attempt n numbers its
+ * rows from (n - 1) << SNAPSHOT_ATTEMPT_SHIFT. */
+#define SNAPSHOT_ATTEMPT_SHIFT 40
 uint64_t snapshot_seq_base(uint32_t attempt);
 
-/* The latest mark under key in partition 0 of topic.  false with err when
- * Kafka cannot be read. */
+/* Reads one mark record (JSON: state "started" or "done", consistent_lsn
+ * "X/Y", attempt, rows; at most 4 KiB).  false when value is anything else;
+ * out is then untouched. */
+bool snapshot_mark_parse(const void *value, size_t len, snapshot_mark_t *out);
+
+/* The latest mark under key in partition 0 of topic (state NONE when
+ * there is none).  false with err when Kafka cannot be read. */
 bool snapshot_mark_read(topics_t *topics, const char *topic, const char *key,
                         snapshot_mark_t *out, char *err, size_t errlen);
 
@@ -72,13 +79,13 @@ typedef struct snapshot_options {
     uv_loop_t *loop;
     const char *dburl;
     const char *publication;
-    const char *snapshot_name;  /* exported by the slot; NULL: a new one */
+    const char *snapshot_name; /* exported by the slot; NULL: a new one */
     uint64_t consistent_lsn;
     uint32_t attempt;
     const uint32_t *table_oids; /* copied */
     int ntables;
     int chunk_rows;
-    changes_t *changes;         /* borrowed */
+    changes_t *changes; /* borrowed */
     snapshot_done_fn done;
     void *arg;
 } snapshot_options_t;

@@ -54,8 +54,7 @@ stream_t *stream_connect(const char *dburl, char *err, size_t errlen)
         stream_free(s);
         return NULL;
     }
-    snprintf(s->system_id, sizeof(s->system_id), "%s",
-             PQgetvalue(res, 0, 0));
+    snprintf(s->system_id, sizeof(s->system_id), "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     return s;
 }

@@ -20,8 +20,8 @@ struct topics {
     int count;
 };
 
-void topics_name(const char *prefix, const char *nspname,
-                 const char *relname, char *out, size_t outlen)
+void topics_name(const char *prefix, const char *nspname, const char *relname,
+                 char *out, size_t outlen)
 {
     size_t n;
 
@@ -40,11 +40,9 @@ topics_t *topics_new(rd_kafka_t *producer, int partitions, int replication,
                      char *err, size_t errlen)
 {
     static const char *const defaults[] = {
-        "group.id", "cdc-reader-tails",
-        "enable.auto.commit", "false",
-        "fetch.wait.max.ms", "10",
-        "client.id", "cdc-reader-tails",
-        NULL,
+        "group.id",  "cdc-reader-tails",  "enable.auto.commit",
+        "false",     "fetch.wait.max.ms", "10",
+        "client.id", "cdc-reader-tails",  NULL,
     };
     topics_t *t = calloc(1, sizeof(*t));
     rd_kafka_conf_t *conf;
@@ -62,8 +60,8 @@ topics_t *topics_new(rd_kafka_t *producer, int partitions, int replication,
         free(t);
         return NULL;
     }
-    t->tail_reader = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr,
-                                  sizeof(errstr));
+    t->tail_reader =
+        rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (!t->tail_reader) {
         snprintf(err, errlen, "could not create Kafka consumer: %s", errstr);
         rd_kafka_conf_destroy(conf);
@@ -116,6 +114,11 @@ bool topics_create(topics_t *t, const char *name, int partitions,
 
     if (t->admin_unsupported)
         return true;
+    /* An existing topic needs nothing; asked through the consumer, whose
+     * metadata requests never create topics by themselves. */
+    if (kafka_partition_count(t->tail_reader, name, 5000, errstr,
+                              sizeof(errstr)) > 0)
+        return true;
     /* Without a controller (the dev broker has none) topic creation cannot
      * be answered; topics are then created on first use. */
     if (rd_kafka_controllerid(t->producer, 5000) < 0) {
@@ -135,18 +138,19 @@ bool topics_create(topics_t *t, const char *name, int partitions,
     if (compacted)
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
     q = rd_kafka_queue_new(t->producer);
-    opts = rd_kafka_AdminOptions_new(t->producer,
-                                     RD_KAFKA_ADMIN_OP_CREATETOPICS);
-    rd_kafka_AdminOptions_set_operation_timeout(opts, TOPICS_TIMEOUT_MS,
-                                                errstr, sizeof(errstr));
+    opts =
+        rd_kafka_AdminOptions_new(t->producer, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+    rd_kafka_AdminOptions_set_operation_timeout(opts, TOPICS_TIMEOUT_MS, errstr,
+                                                sizeof(errstr));
     rd_kafka_AdminOptions_set_request_timeout(opts, 3000, errstr,
                                               sizeof(errstr));
     rd_kafka_CreateTopics(t->producer, &nt, 1, opts, q);
     ev = rd_kafka_queue_poll(q, TOPICS_TIMEOUT_MS + 5000);
 
     if (!ev) {
-        snprintf(err, errlen, "Kafka did not answer the creation of topic "
-                              "\"%s\"",
+        snprintf(err, errlen,
+                 "Kafka did not answer the creation of topic "
+                 "\"%s\"",
                  name);
         ok = false;
     } else if (rd_kafka_event_error(ev)) {
@@ -171,11 +175,10 @@ bool topics_create(topics_t *t, const char *name, int partitions,
             rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
 
             if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-                log_info(name, "created topic with %d partitions",
-                         partitions);
+                log_info(name, "created topic with %d partitions", partitions);
             } else if (e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-                snprintf(err, errlen, "could not create topic \"%s\": %s",
-                         name, rd_kafka_topic_result_error_string(results[i]));
+                snprintf(err, errlen, "could not create topic \"%s\": %s", name,
+                         rd_kafka_topic_result_error_string(results[i]));
                 ok = false;
             }
         }
@@ -279,8 +282,9 @@ static void log_tails(const topic_t *tp, const wire_position_t *old)
             (old && wire_position_cmp(&tp->tail[p], &old[p]) <= 0))
             continue;
         wire_position_format(&tp->tail[p], pos);
-        log_info(tp->name, "partition %d ends at position %s; replayed "
-                           "changes up to it are skipped",
+        log_info(tp->name,
+                 "partition %d ends at position %s; replayed "
+                 "changes up to it are skipped",
                  p, pos);
     }
 }
@@ -289,8 +293,7 @@ bool topics_refresh_tails(topics_t *t, char *err, size_t errlen)
 {
     for (int i = 0; i < t->count; i++) {
         topic_t *tp = t->list[i];
-        wire_position_t *read = calloc((size_t)tp->partitions,
-                                       sizeof(*read));
+        wire_position_t *read = calloc((size_t)tp->partitions, sizeof(*read));
         wire_position_t *old = calloc((size_t)tp->partitions, sizeof(*old));
 
         if (!read || !old) {
@@ -326,8 +329,8 @@ bool topics_read_partition(topics_t *t, const char *name, int32_t partition,
     int idle = 0;
     bool ok = true;
 
-    e = rd_kafka_query_watermark_offsets(t->tail_reader, name, partition,
-                                         &low, &high, TOPICS_TIMEOUT_MS);
+    e = rd_kafka_query_watermark_offsets(t->tail_reader, name, partition, &low,
+                                         &high, TOPICS_TIMEOUT_MS);
     if (e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || (!e && high <= low))
         return true;
     if (e) {
@@ -358,16 +361,16 @@ bool topics_read_partition(topics_t *t, const char *name, int32_t partition,
     rd_kafka_assign(t->tail_reader, NULL);
     rd_kafka_topic_partition_list_destroy(parts);
     if (next < high) {
-        snprintf(err, errlen, "could not read topic \"%s\" to its end "
-                              "(offset %lld) within %d ms",
+        snprintf(err, errlen,
+                 "could not read topic \"%s\" to its end "
+                 "(offset %lld) within %d ms",
                  name, (long long)high, TOPICS_TIMEOUT_MS);
         ok = false;
     }
     return ok;
 }
 
-topic_t *topics_open(topics_t *t, const char *name, char *err,
-                     size_t errlen)
+topic_t *topics_open(topics_t *t, const char *name, char *err, size_t errlen)
 {
     topic_t *tp, **grown;
     int waited = 0;
@@ -392,8 +395,8 @@ topic_t *topics_open(topics_t *t, const char *name, char *err,
 
     /* A topic created just now takes a moment to show in metadata. */
     for (;;) {
-        tp->partitions = kafka_partition_count(t->producer, name, 5000, err,
-                                               errlen);
+        tp->partitions =
+            kafka_partition_count(t->producer, name, 5000, err, errlen);
         if (tp->partitions > 0 || waited >= TOPICS_TIMEOUT_MS)
             break;
         waited += 500;

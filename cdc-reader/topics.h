@@ -31,8 +31,7 @@ void topics_free(topics_t *t);
 
 /* Returns the topic, opening it on first use: created if absent,
  * partitions counted, tails read.  NULL with err when Kafka cannot tell. */
-topic_t *topics_open(topics_t *t, const char *name, char *err,
-                     size_t errlen);
+topic_t *topics_open(topics_t *t, const char *name, char *err, size_t errlen);
 
 /* Reads the tails of every opened topic again and keeps, per partition,
  * the later of what Kafka holds and what this process produced: another
@@ -63,7 +62,7 @@ topic_t *topics_at(const topics_t *t, int i);
 
 /* Builds a topic name "<prefix>.<schema>.<table>" with characters Kafka
  * does not allow replaced by "_". */
-void topics_name(const char *prefix, const char *nspname,
-                 const char *relname, char *out, size_t outlen);
+void topics_name(const char *prefix, const char *nspname, const char *relname,
+                 char *out, size_t outlen);
 
 #endif

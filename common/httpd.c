@@ -332,6 +332,10 @@ struct lws_context *httpd_start(uv_loop_t *loop, const httpd_options_t *opts,
         info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
     if (opts->max_connections > 0)
         info.fd_limit_per_thread = (unsigned)opts->max_connections + 64;
+    /* A header table (4 KiB) per connection in its handshake: bounding how
+     * many exist keeps a burst of new clients from inflating memory that
+     * idle connections never use again. */
+    info.max_http_header_pool = 32;
     info.timeout_secs = 30;
     info.keepalive_timeout = 30;
 

@@ -45,6 +45,11 @@ void conn_flush_batched(pusher_t *p);
  * when the connection should close now. */
 int conn_on_writable(conn_t *c);
 
+/* Gives back the buffers of a connection with nothing queued: an idle
+ * connection then holds no buffer at all.  Called from the periodic
+ * tick, so an active connection keeps its buffers between writes. */
+void conn_release_idle(conn_t *c);
+
 /* Drops a closing connection whose peer never answered our close. */
 void conn_expire_closing(conn_t *c, int64_t now_ms);
 

@@ -1,4 +1,8 @@
-/* graphql-transport-ws: message handling for /graphql. */
+/* graphql-transport-ws at /graphql.  Handles, from the client:
+ * connection_init (token in its payload), ping, pong, subscribe and
+ * complete; sends connection_ack, pong, ping, error and, for a malformed
+ * or misplaced message, the protocol's close codes (4400, 4401, 4403,
+ * 4408, 4409, 4429).  next messages come from fanout.c. */
 #include "gqlws.h"
 
 #include "access.h"

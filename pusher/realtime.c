@@ -1,4 +1,10 @@
-/* Directus realtime protocol: message handling for /websocket. */
+/* Directus realtime protocol at /websocket.  Handles, from the client:
+ * auth, subscribe (collection, event, query.fields and query.filter as
+ * objects or JSON text, uid, cursor), unsubscribe, ping and pong; sends
+ * auth answers, init, pong, ping and errors (INVALID_PAYLOAD,
+ * INVALID_QUERY, FORBIDDEN, REQUESTS_EXCEEDED, AUTH_*, TOKEN_EXPIRED ...);
+ * events come from fanout.c.  Every message but pong counts against the
+ * rate limit. */
 #include "realtime.h"
 
 #include "access.h"
@@ -65,14 +71,11 @@ static void on_auth(pusher_t *p, conn_t *c, json_t *msg, const char *uid)
             conn_close(c, CLOSE_NORMAL, "authentication failed", false);
         return;
     }
+    /* Every refused token gets the same answer; the log says why. */
     r = access_authenticate(p, c, token, strlen(token));
     if (r != AUTH_OK) {
-        realtime_send_error(c, "auth",
-                            r == AUTH_EXPIRED ? "TOKEN_EXPIRED"
-                                              : "AUTH_FAILED",
-                            r == AUTH_EXPIRED ? "token expired"
-                                              : "authentication failed",
-                            uid);
+        realtime_send_error(c, "auth", "AUTH_FAILED",
+                            "authentication failed", uid);
         conn_close(c, CLOSE_NORMAL, "authentication failed", false);
         return;
     }
@@ -82,6 +85,9 @@ static void on_auth(pusher_t *p, conn_t *c, json_t *msg, const char *uid)
     if (uid)
         json_object_set_new(ok, "uid", json_string(uid));
     send_json(c, ok);
+    /* The new identity may read less than the one subscriptions began
+     * with. */
+    access_recheck_conn(p, c);
 }
 
 /* query.fields as an array of names or a comma-separated string (what

@@ -10,9 +10,12 @@
 #include "fanout.h"
 #include "pusher.h"
 
-/* Begins replaying s from cursor text.  false with *code and err when the
- * cursor is unusable right away (garbled, forged, another collection,
- * below retention); other problems are reported to the client later. */
+/* Begins replaying s from cursor text (s->replay then owns the replay).
+ * false with *code and err when the cursor is unusable right away
+ * (garbled, forged, another collection, another partition count); what
+ * needs Kafka (below retention, another history, Kafka unreachable) is
+ * reported later through fanout_sub_error, which ends s.  All replay_*
+ * functions run on the loop thread. */
 bool replay_start(pusher_t *p, sub_t *s, const char *cursor,
                   sub_error_t *code, char *err, size_t errlen);
 
@@ -25,6 +28,10 @@ void replay_cancel(pusher_t *p, sub_t *s);
  * (tombstones, duplicates): positions still move. */
 void replay_live_record(pusher_t *p, live_topic_t *lt, int partition,
                         const table_schema_t *ts, const change_t *ch);
+
+/* Continues replays that waited for connection c's client to read its
+ * output (called when c's socket takes more). */
+void replay_writable(pusher_t *p, conn_t *c);
 
 /* Periodic work: drains replay consumers, checks catch-up, starts queued
  * replays. */

@@ -28,6 +28,11 @@
 
 #define TICK_MS 250
 
+/* Bytes libwebsockets reads per receive callback; every connection holds
+ * this much, and client messages are small (longer ones arrive in parts
+ * and are put together in conn.c). */
+#define RX_BUFFER 512
+
 const config_setting_t pusher_settings[] = {
     {"CDC_PUSHER_LISTEN", "127.0.0.1:8055",
      "address for WebSocket clients, /healthz, /readyz and /metrics"},
@@ -266,7 +271,10 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (!c->p)
             return -1;
-        return conn_on_writable(c);
+        r = conn_on_writable(c);
+        if (r == 0 && c->p)
+            replay_writable(p, c);
+        return r;
 
     case LWS_CALLBACK_CLOSED:
         if (c->p) {
@@ -282,10 +290,11 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
 }
 
 static const struct lws_protocols ws_protocols[] = {
-    {"graphql-transport-ws", ws_callback, sizeof(conn_t), 1024, 0, NULL, 0},
+    {"graphql-transport-ws", ws_callback, sizeof(conn_t), RX_BUFFER, 0, NULL,
+     0},
     /* The legacy subscriptions-transport-ws name, so its clients get the
      * protocol's own refusal (4406) rather than a failed handshake. */
-    {"graphql-ws", ws_callback, sizeof(conn_t), 1024, 0, NULL, 0},
+    {"graphql-ws", ws_callback, sizeof(conn_t), RX_BUFFER, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -356,10 +365,9 @@ static int check_upgrade(void *user, struct lws *wsi, char *msg,
 
         buf_init(&token, 0);
         if (url_token(wsi, &token)) {
-            if (p->auth)
-                r = auth_verify(p->auth, p->perms, (char *)token.data,
-                                token.len, pusher_now_us(), &id, why,
-                                sizeof(why));
+            /* Without CDC_SECRET only static tokens can pass. */
+            r = auth_verify(p->auth, p->perms, (char *)token.data, token.len,
+                            pusher_now_us(), &id, why, sizeof(why));
         } else {
             snprintf(why, sizeof(why), "no access_token in the URL");
         }
@@ -466,65 +474,6 @@ static void handle_http(void *arg, const http_request_t *req,
 
 /* Permissions reload. */
 
-/* True when every column the shape sends is readable. */
-static bool shape_readable(const projection_t *pr, const access_t *a)
-{
-    for (int i = 0; i < pr->ndata; i++) {
-        if (pr->data[i].column >= 0 && !a->readable[pr->data[i].column])
-            return false;
-    }
-    for (int i = 0; i < pr->ntop; i++) {
-        for (int j = 0; j < pr->top[i].nfields; j++) {
-            int col = pr->top[i].fields[j].column;
-
-            if (col >= 0 && !a->readable[col])
-                return false;
-        }
-    }
-    return true;
-}
-
-/* Applies the current permissions to a live subscription; ends it when
- * its collection or one of its fields is no longer readable. */
-static void recheck(pusher_t *p, sub_t *s)
-{
-    access_t a;
-    filter_t *perm = NULL;
-    char err[512];
-
-    if (!access_get(p, s->conn, s->coll, &a) || a.ts != s->ts) {
-        if (a.allowed && a.ts != s->ts && shape_readable(s->proj, &a) &&
-            access_row_filter(p, s->conn, &a, &perm, err, sizeof(err))) {
-            /* A newer schema version: the filter compiled for this
-             * subscription's version still applies to its rows. */
-            access_release(&a);
-            filter_free(perm);
-            if (access_get(p, s->conn, s->coll, &a))
-                goto apply_same_version;
-        }
-        access_release(&a);
-        fanout_sub_error(p, s, "FORBIDDEN",
-                         "permission to this collection was withdrawn");
-        return;
-    }
-apply_same_version:
-    if (!shape_readable(s->proj, &a)) {
-        access_release(&a);
-        fanout_sub_error(p, s, "FORBIDDEN",
-                         "a selected field may no longer be read: subscribe "
-                         "again");
-        return;
-    }
-    if (!access_row_filter(p, s->conn, &a, &perm, err, sizeof(err))) {
-        access_release(&a);
-        fanout_sub_error(p, s, "FORBIDDEN",
-                         "permission to this collection was withdrawn");
-        return;
-    }
-    access_release(&a);
-    fanout_set_perm(p, s, perm);
-}
-
 static void reload_permissions(pusher_t *p)
 {
     permissions_t *fresh;
@@ -542,12 +491,8 @@ static void reload_permissions(pusher_t *p)
     }
     permissions_free(p->perms);
     p->perms = fresh;
-    for (conn_t *c = p->conns; c; c = c->next) {
-        for (int i = c->nsubs - 1; i >= 0; i--) {
-            recheck(p, c->subs[i]);
-            checked++;
-        }
-    }
+    for (conn_t *c = p->conns; c; c = c->next)
+        checked += access_recheck_conn(p, c);
     conn_flush_dirty(p);
     log_info("permissions", "reloaded \"%s\"; %d subscriptions checked",
              p->set.permissions_path, checked);
@@ -567,6 +512,7 @@ static void on_tick(uv_timer_t *t)
             gqlws_tick(p, c, now);
         else
             realtime_tick(p, c, now);
+        conn_release_idle(c);
     }
     collections_tick(p);
     consumer_tick(p);
@@ -649,7 +595,7 @@ static bool start(pusher_t *p, char *err, size_t errlen)
     http.ws_protocols = ws_protocols;
     http.ws_callback = ws_callback;
     http.ws_session_size = sizeof(conn_t);
-    http.ws_rx_buffer_size = 1024;
+    http.ws_rx_buffer_size = RX_BUFFER;
     http.upgrade_check = check_upgrade;
     http.user = p;
     http.max_connections = (int)p->set.max_connections;

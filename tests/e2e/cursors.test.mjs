@@ -7,10 +7,13 @@
 // collection get CURSOR_EXPIRED or CURSOR_INVALID on both protocols; a
 // client closed for reading too slowly resumes without losing anything.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 import { Gql, Model, Realtime, SqlStream, cdcToken, perKey } from './lib/feeds.mjs';
-import { waitFor, withStack } from './lib/stack.mjs';
+import { BIN, waitFor, withStack } from './lib/stack.mjs';
 
 const TABLES = `
   CREATE TABLE items (id int PRIMARY KEY, grp int NOT NULL, n int, note text);
@@ -68,6 +71,7 @@ class Changes {
   }
 }
 
+const GQL = { ids: ['id'] };
 const inGroups = (...g) => (row) => g.includes(row.grp);
 const shape = (e) => `${e.event}:${JSON.stringify(e.row ?? null)}`;
 
@@ -88,28 +92,25 @@ async function setup(stack) {
   return { env, a, changes: new Changes(new SqlStream(pg.url)) };
 }
 
-// Reads every record of a topic partition with kafkajs, as an analytics
-// consumer would.
-async function readPartition(kafka, topic, partition) {
+// Reads every record of a topic with kafkajs, as an analytics consumer
+// would: the records of each partition, in order.
+async function readTopic(kafka, topic) {
   const admin = kafka.admin();
   await admin.connect();
   const offsets = await admin.fetchTopicOffsets(topic);
   await admin.disconnect();
-  const high = Number(offsets.find((o) => o.partition === partition).high);
-  const records = [];
-  if (high === 0) return records;
+  const byPart = offsets.map(() => []);
+  const done = () => offsets.every((o) => {
+    const recs = byPart[o.partition];
+    return Number(o.high) === 0 || (recs.length && Number(recs.at(-1).offset) === Number(o.high) - 1);
+  });
   const consumer = kafka.consumer({ groupId: `copy-${Date.now()}`, maxWaitTimeInMs: 50 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
-    eachMessage: async ({ partition: p, message }) => {
-      if (p === partition) records.push(message);
-    },
-  });
-  await waitFor(`records of ${topic}[${partition}]`,
-    () => records.length && Number(records[records.length - 1].offset) === high - 1);
+  await consumer.run({ eachMessage: async ({ partition, message }) => byPart[partition].push(message) });
+  await waitFor(`every record of ${topic}`, done);
   await consumer.disconnect();
-  return records;
+  return byPart;
 }
 
 async function metric(pusher, name) {
@@ -128,12 +129,14 @@ test('cursors resume exactly what was missed', async (t) => {
     const visible = inGroups(0, 1);
     const sockets = [];
     const track = (s) => (sockets.push(s), s);
+    const cleanups = [];
+    let early; // a cursor from the start of the history
     try {
       // A reference subscriber on pusher A that never goes away.
       const ref = track(await Gql.connect(a.url));
       ref.subscribe('ref', GQL_ITEMS(''));
       await ref.started('ref');
-      const expectAll = () => model.expected(visible, ALL);
+      const expectAll = () => model.expected(visible, ALL, 0, GQL);
       const refCaughtUp = () => waitFor('the reference subscriber to catch up',
         () => ref.events('ref').length >= expectAll().length);
 
@@ -150,6 +153,7 @@ test('cursors resume exactly what was missed', async (t) => {
         // Away in the middle of the stream: resume after its 10th event.
         const seen = c1.events('s');
         const cut = 9;
+        early = seen[cut].cursor;
         c1.end();
         await changes.write(30);
         await refCaughtUp();
@@ -260,8 +264,9 @@ test('cursors resume exactly what was missed', async (t) => {
         // The last three records of every partition, written again as a
         // reader replaying after a crash would (tombstones included).
         let copied = 0;
-        for (let p = 0; p < 4; p++) {
-          const recs = (await readPartition(kafka, 'cdc.public.items', p)).slice(-3);
+        const parts = await readTopic(kafka, 'cdc.public.items');
+        for (let p = 0; p < parts.length; p++) {
+          const recs = parts[p].slice(-3);
           copied += recs.length;
           await producer.send({
             topic: 'cdc.public.items',
@@ -274,7 +279,7 @@ test('cursors resume exactly what was missed', async (t) => {
         await waitFor('the pusher to drop the copies',
           async () => (await metric(a, 'cdc_pusher_duplicates_total')) >= dupsBefore + copied);
 
-        const want = model.expected(visible, ALL, from);
+        const want = model.expected(visible, ALL, from, GQL);
         assert.deepEqual(perKey(ref.events('ref'), shape), perKey(expectAll(), shape), 'live');
         await waitFor('the live client', () => before.events('d').length >= want.length);
         assert.deepEqual(perKey(before.events('d'), shape), perKey(want, shape));
@@ -285,7 +290,7 @@ test('cursors resume exactly what was missed', async (t) => {
         await again.started('d');
         await waitFor('the replay', () => again.events('d').length >= want.length);
         await changes.write(5);
-        const want2 = model.expected(visible, ALL, from);
+        const want2 = model.expected(visible, ALL, from, GQL);
         await waitFor('the replay to go live', () => again.events('d').length >= want2.length);
         assert.deepEqual(perKey(again.events('d'), shape), perKey(want2, shape));
         assert.equal(again.events('d').length, want2.length, 'no duplicate');
@@ -294,14 +299,10 @@ test('cursors resume exactly what was missed', async (t) => {
       });
 
       await t.test('a cursor at the live end resumes straight into live events', async () => {
-        const c = track(await Gql.connect(a.url));
-        c.subscribe('e', GQL_ITEMS(''));
-        await c.started('e');
-        await changes.write(10);
-        await refCaughtUp();
-        const cursor = ref.events('ref').at(-1).cursor;
-        c.end();
         for (const proto of ['graphql', 'realtime']) {
+          await changes.write(10);
+          await refCaughtUp();
+          const cursor = ref.events('ref').at(-1).cursor;
           const from = model.log.length;
           let s;
           if (proto === 'graphql') {
@@ -313,7 +314,7 @@ test('cursors resume exactly what was missed', async (t) => {
           }
           assert.equal((await s.started('e')).cursor, cursor);
           await changes.write(10);
-          const want = model.expected(visible, ALL, from);
+          const want = model.expected(visible, ALL, from, proto === 'graphql' ? GQL : {});
           await waitFor(`${proto} live events`, () => s.events('e').length >= want.length);
           assert.deepEqual(perKey(s.events('e'), shape), perKey(want, shape));
           s.end();
@@ -322,7 +323,7 @@ test('cursors resume exactly what was missed', async (t) => {
 
       await t.test('garbled, forged and foreign cursors get CURSOR_INVALID on both protocols', async () => {
         const other = track(await Gql.connect(a.url));
-        other.subscribe('o', 'subscription { other_mutated(after: "") { key cursor } }');
+        other.subscribe('o', 'subscription { other_mutated(after: "") { key event cursor } }');
         const foreign = (await other.started('o')).cursor;
         const c = await stack.startPusher({ ...env, CDC_CURSOR_SECRET: 'another-secret-entirely' },
           { name: 'pusher-c' });
@@ -360,14 +361,14 @@ test('cursors resume exactly what was missed', async (t) => {
 
       await t.test('a cursor below the retention of Kafka gets CURSOR_EXPIRED on both protocols', async () => {
         const g = track(await Gql.connect(a.url));
-        g.subscribe('b', 'subscription { big_mutated(after: "") { key cursor } }');
+        g.subscribe('b', 'subscription { big_mutated(after: "") { key event cursor } }');
         const cursor = (await g.started('b')).cursor;
         const r = track(await Realtime.connect(a.url));
         r.subscribe('b', 'big', { cursor: '' });
         const rcursor = (await r.started('b')).cursor;
         // About 7 MiB into a one-partition topic whose broker keeps 5 MiB.
-        stack.pg.psql(`INSERT INTO big SELECT g, (SELECT string_agg(md5(random()::text || g), '')
-                       FROM generate_series(1, 320)) FROM generate_series(1, 700) g`);
+        stack.pg.psql(`INSERT INTO big SELECT g, (SELECT string_agg(md5(random()::text || g || x), '')
+                       FROM generate_series(1, 320) x) FROM generate_series(1, 700) g`);
         const kafka = new Kafka({ brokers: stack.brokers.split(','), logLevel: logLevel.NOTHING });
         const admin = kafka.admin();
         await admin.connect();
@@ -376,7 +377,7 @@ test('cursors resume exactly what was missed', async (t) => {
           return Number(o.low) > 0 && Number(o.high) >= 700;
         }, 60000, 200);
         await admin.disconnect();
-        g.subscribe('b2', `subscription { big_mutated(after: ${JSON.stringify(cursor)}) { key cursor } }`);
+        g.subscribe('b2', `subscription { big_mutated(after: ${JSON.stringify(cursor)}) { key event cursor } }`);
         const [err] = await g.error('b2');
         assert.equal(err.extensions.code, 'CURSOR_EXPIRED');
         assert.match(err.message, /no longer kept/);
@@ -389,8 +390,95 @@ test('cursors resume exactly what was missed', async (t) => {
           r.events('b').length === 700);
         assert.deepEqual(Object.keys(r.events('b')[0].row), ['id']);
       });
+
+      await t.test('a client closed for reading too slowly resumes and loses nothing', async () => {
+        const slow = await stack.startPusher({ ...env, CDC_MAX_QUEUE_BYTES: '65536' },
+          { name: 'pusher-slow' });
+        const from = model.log.length;
+        const c = track(await Realtime.connect(slow.url));
+        c.subscribe('s', 'items', { cursor: '' });
+        await c.started('s');
+        // The client stops reading; about 5 MiB of changes follow.
+        c.ws._socket.pause();
+        const ids = [...model.rows.keys()];
+        for (let i = 0; i < 1500; i++) {
+          const id = ids[i % ids.length];
+          changes.sql.exec(model.update(id, { n: 100000 + i, note: `${i} `.padEnd(3000, 'x') }));
+        }
+        await changes.sql.sync();
+        await waitFor('the pusher to close the slow client',
+          async () => (await metric(slow, 'cdc_pusher_slow_closes_total')) >= 1, 30000, 100);
+        c.ws._socket.resume();
+        const closed = await c.closed();
+        assert.equal(closed.code, 1013);
+        assert.match(closed.reason, /resume/);
+        const got = c.events('s');
+        const want = model.expected(() => true, ALL, from);
+        assert.ok(got.length < want.length, `closed early (${got.length} of ${want.length})`);
+
+        // It resumes through the same small queue, still reading in fits
+        // and starts, and is not closed again: the replay waits for it.
+        const c2 = track(await Realtime.connect(slow.url));
+        c2.subscribe('s', 'items', { cursor: got.at(-1)?.cursor ?? (await c.started('s')).cursor });
+        await c2.started('s');
+        const caughtUp = () => got.length + c2.events('s').length >= want.length || c2.close;
+        while (!caughtUp()) {
+          c2.ws._socket.pause();
+          await new Promise((r) => setTimeout(r, 60));
+          c2.ws._socket.resume();
+          await new Promise((r) => setTimeout(r, 15));
+        }
+        assert.equal(c2.close, null);
+        assert.deepEqual(perKey([...got, ...c2.events('s')], shape), perKey(want, shape));
+        assert.equal(got.length + c2.events('s').length, want.length, 'no duplicate');
+        assert.equal(await metric(slow, 'cdc_pusher_slow_closes_total'), 1);
+        c2.end();
+        await slow.kill('SIGTERM');
+      });
+
+      await t.test('a cursor of another history gets CURSOR_INVALID', async () => {
+        // A second cluster, filled by a second reader of the same database
+        // that started later: same topic names, other records.
+        const bootstrap = path.join(stack.dir, 'bootstrap-b');
+        const broker = spawn(path.join(BIN, 'kafka-dev-broker'), ['--bootstrap-file', bootstrap],
+          { stdio: 'ignore' });
+        cleanups.push(async () => {
+          broker.kill('SIGTERM');
+          await new Promise((r) => (broker.exitCode !== null ? r() : broker.on('exit', r)));
+        });
+        const brokers = await waitFor('the second broker', () =>
+          fs.existsSync(bootstrap) && fs.readFileSync(bootstrap, 'utf8').trim());
+        const readerB = await stack.startReader({ CDC_KAFKA_BROKERS: brokers, CDC_SLOT: 'cdc_b' },
+          { name: 'cdc-reader-b' });
+        await changes.write(60);
+        const b = await stack.startPusher({
+          ...env, CDC_KAFKA_BROKERS: brokers, CDC_SCHEMA_REGISTRY_URL: readerB.http,
+        }, { name: 'pusher-other-cluster' });
+        await refCaughtUp();
+        const late = ref.events('ref').at(-1).cursor;
+        const cases = [
+          [early, /does not belong/],
+          [late, /ahead of this collection's history/],
+        ];
+        for (const [cursor, why] of cases) {
+          const g = track(await Gql.connect(b.url));
+          g.subscribe('h', GQL_ITEMS(cursor));
+          const [err] = await g.error('h');
+          assert.equal(err.extensions.code, 'CURSOR_INVALID');
+          assert.match(err.message, why);
+          assert.equal(g.frames.filter((f) => f.type === 'next').length, 0, 'nothing of it was sent');
+          const r = track(await Realtime.connect(b.url));
+          r.subscribe('h', 'items', { cursor });
+          const f = await r.frame((m) => m.uid === 'h' && m.type === 'subscribe');
+          assert.equal(f.error.code, 'CURSOR_INVALID');
+          assert.match(f.error.message, why);
+        }
+        await b.kill('SIGTERM');
+        await readerB.kill('SIGTERM');
+      });
     } finally {
       for (const s of sockets) s.end();
+      for (const f of cleanups) await f();
       await changes.sql.end();
     }
   });

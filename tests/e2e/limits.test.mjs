@@ -30,11 +30,14 @@ before(async () => {
   const pg = await stack.startPostgres();
   pg.psql(`
     CREATE TABLE articles (id serial PRIMARY KEY, title text, status text);
-    CREATE TABLE bulk (id serial PRIMARY KEY, batch int, body text);`);
+    CREATE TABLE bulk (id serial PRIMARY KEY, batch int, body text);
+    CREATE TABLE blobs (id serial PRIMARY KEY, data bytea);`);
   await stack.startBroker();
   await stack.startReader();
   const perms = stack.writeFile('permissions.json', JSON.stringify({
-    public: { collections: { articles: { fields: ['*'] }, bulk: { fields: ['*'] } } },
+    public: { collections: {
+      articles: { fields: ['*'] }, bulk: { fields: ['*'] }, blobs: { fields: ['*'] },
+    } },
   }));
   const env = { CDC_PERMISSIONS: perms, CDC_GRAPHQL_AUTH: 'public', CDC_REALTIME_AUTH: 'public' };
   [tight, roomy] = await Promise.all([
@@ -141,10 +144,13 @@ check('subscriptions per connection: the one past the limit is refused, the othe
   s.send({ type: 'subscribe', collection: 'articles', uid: '5' });
   assert.equal((await s.next((m) => m.uid === '5')).event, 'init');
   const id = Number(sql(`INSERT INTO articles (title) VALUES ('counted') RETURNING id`));
+  const rows = {};
   for (const uid of ['2', '3', '5'])
-    assert.equal((await s.next((m) => m.uid === uid)).event, 'create');
+    rows[uid] = (await s.next((x) => x.uid === uid && x.event === 'create')).data[0];
+  assert.equal(rows['2'].id, id);
+  assert.equal(rows['5'].id, id);
+  assert.deepEqual(rows['3'], { title: 'counted' });
   assert.equal(s.messages.filter((m) => m.uid === '1' || m.uid === '4').length, 0);
-  assert.ok(id);
   s.close();
 
   // The same on /graphql: an error for that operation only.
@@ -221,6 +227,22 @@ check('messages per second past the limit get REQUESTS_EXCEEDED, then pass again
   for (const e of errs) assert.equal(e.payload[0].extensions.code, 'REQUESTS_EXCEEDED');
   assert.equal(g.state.close, null);
   g.close();
+});
+
+check('one event larger than CDC_MAX_QUEUE_BYTES still reaches a client that reads', async () => {
+  const s = rawSocket(tight.url, '/websocket');
+  await s.opened();
+  s.send({ type: 'subscribe', collection: 'blobs', uid: 'big' });
+  await s.next((m) => m.event === 'init');
+  // 600 kB of bytea: about 1.2 MB of JSON, over the 1 MiB queue limit.
+  const id = Number(sql(`INSERT INTO blobs (data) VALUES (decode(repeat('ab', 600000), 'hex'))
+                         RETURNING id`));
+  const m = await s.next((x) => x.event === 'create', 20000);
+  assert.equal(m.data[0].id, id);
+  assert.equal(m.data[0].data.length, 2 + 1200000);
+  assert.equal(m.data[0].data.slice(0, 6), '\\xabab');
+  assert.equal(s.state.close, null);
+  s.close();
 });
 
 check('a client that stops reading is closed with 1013 past its queue; graphql-ws retries', async () => {

@@ -16,7 +16,7 @@ import { SECRET, Stack, waitFor } from './lib/stack.mjs';
 
 const stack = new Stack('protocols');
 let main; // handshake auth, connection_init within 800 ms
-let pinger; // the same, pinging every 300 ms
+let pinger; // the same, pinging every 600 ms
 
 const PERMISSIONS = {
   public: { collections: { articles: { fields: ['*'] } } },
@@ -46,7 +46,7 @@ before(async () => {
   const perms = stack.writeFile('permissions.json', JSON.stringify(PERMISSIONS));
   [main, pinger] = await Promise.all([
     stack.startPusher({ CDC_PERMISSIONS: perms, CDC_INIT_TIMEOUT_MS: '800' }),
-    stack.startPusher({ CDC_PERMISSIONS: perms, CDC_PING_INTERVAL_MS: '300' }),
+    stack.startPusher({ CDC_PERMISSIONS: perms, CDC_PING_INTERVAL_MS: '600' }),
   ]);
 });
 

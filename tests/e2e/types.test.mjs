@@ -12,6 +12,7 @@ import {
   countByTopic,
   latestSchema,
   pgOutputText,
+  pgText,
   psqlReader,
   readTopics,
   recordCounts,
@@ -47,6 +48,10 @@ const SETUP = `
     a_j json[], a_jb jsonb[], a_mood mood[], a_price price[],
     a_iv interval[], a_ip inet[], a_box box[], a_pt point[], a_pair pair[],
     a_r int4range[]
+  );
+  CREATE TABLE keyed (
+    n numeric(10,2), ts timestamptz, u uuid, t text, d date, b bytea,
+    PRIMARY KEY (n, ts, u, t, d, b)
   );`;
 
 // The Avro shape each column must get (DESIGN.md "Change envelope"):
@@ -226,19 +231,6 @@ function insertSql(rows) {
 let stack;
 let failed = false;
 
-before(async () => {
-  stack = new Stack('types');
-  const pg = await stack.startPostgres();
-  pg.psql(SETUP);
-  await stack.startBroker();
-  await stack.startReader();
-});
-
-after(async () => {
-  if (failed) console.error(stack.logs());
-  await stack.stop();
-});
-
 async function guarded(fn) {
   try {
     await fn();
@@ -247,6 +239,20 @@ async function guarded(fn) {
     throw e;
   }
 }
+
+before(() =>
+  guarded(async () => {
+    stack = new Stack('types');
+    const pg = await stack.startPostgres();
+    pg.psql(SETUP);
+    await stack.startBroker();
+    await stack.startReader();
+  }));
+
+after(async () => {
+  if (failed && stack) console.error(stack.logs());
+  if (stack) await stack.stop();
+});
 
 test('every column type gets the Avro shape the mapping names', () =>
   guarded(async () => {
@@ -292,6 +298,28 @@ test('every value reads back as PostgreSQL prints it', () =>
     assert.equal(byId.get(8).txt, '');
     assert.deepEqual(byId.get(8).a_i4, []);
     assert.equal(byId.get(8).bin.length, 0);
+  }));
+
+test('keys of every kind decode as PostgreSQL prints them', () =>
+  guarded(async () => {
+    psqlReader(stack.pg, `INSERT INTO keyed VALUES
+      (1.5, '2000-02-29 12:00:00+05:30', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+       'żółw', '0044-03-15 BC', '\\x00'),
+      ('NaN', 'infinity', '00000000-0000-0000-0000-000000000000', '', 'infinity', ''),
+      (-0.01, '4714-11-24 00:00:00+00 BC', 'ffffffff-ffff-ffff-ffff-ffffffffffff',
+       'a,b "c"', '2024-02-29', '\\xff00');`);
+    const topic = 'cdc.public.keyed';
+    const records = await readTopics(stack.brokers, stack.reader.http, [topic], (rs) => rs.length >= 3);
+    const cols = ['n', 'ts', 'u', 't', 'd', 'b'];
+    const expected = pgOutputText(stack.pg, 'keyed', cols, 't');
+    const got = new Map();
+    for (const rec of records) {
+      const keySchema = await schemaById(stack.reader.http, rec.keyId);
+      assert.deepEqual(keySchema.fields.map((f) => f.name), cols);
+      const text = Object.fromEntries(keySchema.fields.map((f) => [f.name, pgText(f.type, rec.key[f.name])]));
+      got.set(text.t, text);
+    }
+    assert.deepEqual(got, expected);
   }));
 
 // The reader stops at a value it cannot carry; its message names the value,

@@ -16,12 +16,12 @@
 #include <cmocka.h>
 
 /* Modifiers as PostgreSQL stores them (pg_attribute.atttypmod). */
-#define NUMERIC_10_2      655366
-#define NUMERIC_5_MINUS2  329730
-#define NUMERIC_3_5       196617
+#define NUMERIC_10_2       655366
+#define NUMERIC_5_MINUS2   329730
+#define NUMERIC_3_5        196617
 #define NUMERIC_1000_M1000 65537052
-#define NUMERIC_6_2       393222
-#define NUMERIC_1000      65536004
+#define NUMERIC_6_2        393222
+#define NUMERIC_1000       65536004
 
 /* The mapping. */
 
@@ -139,16 +139,31 @@ static const catalog_case_t catalog_cases[] = {
      false,
      {0, 0, 0, 0},
      {COLTYPE_STRING, 0, 0, 0}},
-    {"enum", {'e', 'E', ',', 0, -1, 0}, false, {0, 0, 0, 0},
+    {"enum",
+     {'e', 'E', ',', 0, -1, 0},
+     false,
+     {0, 0, 0, 0},
      {COLTYPE_STRING, 0, 0, 0}},
-    {"composite", {'c', 'C', ',', 0, -1, 0}, false, {0, 0, 0, 0},
+    {"composite",
+     {'c', 'C', ',', 0, -1, 0},
+     false,
+     {0, 0, 0, 0},
      {COLTYPE_STRING, 0, 0, 0}},
-    {"range", {'r', 'R', ',', 0, -1, 0}, false, {0, 0, 0, 0},
+    {"range",
+     {'r', 'R', ',', 0, -1, 0},
+     false,
+     {0, 0, 0, 0},
      {COLTYPE_STRING, 0, 0, 0}},
-    {"multirange", {'m', 'R', ',', 0, -1, 0}, false, {0, 0, 0, 0},
+    {"multirange",
+     {'m', 'R', ',', 0, -1, 0},
+     false,
+     {0, 0, 0, 0},
      {COLTYPE_STRING, 0, 0, 0}},
-    {"other base type (point)", {'b', 'G', ',', 0, -1, 701}, false,
-     {0, 0, 0, 0}, {COLTYPE_STRING, 0, 0, 0}},
+    {"other base type (point)",
+     {'b', 'G', ',', 0, -1, 701},
+     false,
+     {0, 0, 0, 0},
+     {COLTYPE_STRING, 0, 0, 0}},
     {"array of an enum",
      {'b', 'A', ',', 0, -1, 16390},
      true,
@@ -189,8 +204,7 @@ static void test_from_catalog(void **state)
         const catalog_case_t *c = &catalog_cases[i];
         pgtype_t t;
 
-        pgtype_from_catalog(&c->row, c->has_underlying ? &c->underlying
-                                                       : NULL,
+        pgtype_from_catalog(&c->row, c->has_underlying ? &c->underlying : NULL,
                             &t);
         if (t.type != c->want.type ||
             (t.type == COLTYPE_ARRAY && t.elem != c->want.elem) ||
@@ -301,46 +315,46 @@ typedef struct parse_case {
     const char *err;  /* the exact error when want is NULL */
 } parse_case_t;
 
-#define INT_ERR(x)                                                           \
-    "invalid integer value \"" x "\": expected digits with an optional "     \
+#define INT_ERR(x)                                                             \
+    "invalid integer value \"" x "\": expected digits with an optional "       \
     "minus sign, within 32 bits"
-#define LONG_ERR(x)                                                          \
-    "invalid bigint value \"" x "\": expected digits with an optional "      \
+#define LONG_ERR(x)                                                            \
+    "invalid bigint value \"" x "\": expected digits with an optional "        \
     "minus sign, within 64 bits"
-#define REAL_ERR(x)                                                          \
-    "invalid real value \"" x "\": expected a number within range, NaN, "    \
+#define REAL_ERR(x)                                                            \
+    "invalid real value \"" x "\": expected a number within range, NaN, "      \
     "Infinity or -Infinity"
-#define DOUBLE_ERR(x)                                                        \
-    "invalid double precision value \"" x "\": expected a number within "    \
+#define DOUBLE_ERR(x)                                                          \
+    "invalid double precision value \"" x "\": expected a number within "      \
     "range, NaN, Infinity or -Infinity"
-#define NUMERIC_ERR(x)                                                       \
-    "invalid numeric value \"" x "\": expected digits with an optional "     \
+#define NUMERIC_ERR(x)                                                         \
+    "invalid numeric value \"" x "\": expected digits with an optional "       \
     "minus sign and fraction, NaN, Infinity or -Infinity"
-#define BYTEA_ERR(x)                                                         \
+#define BYTEA_ERR(x)                                                           \
     "invalid bytea value \"" x "\": expected \\x and pairs of hex digits"
-#define DATE_ERR(x)                                                          \
-    "invalid date value \"" x "\": expected a calendar day as YYYY-MM-DD "   \
+#define DATE_ERR(x)                                                            \
+    "invalid date value \"" x "\": expected a calendar day as YYYY-MM-DD "     \
     "with an optional \" BC\", infinity or -infinity"
-#define TIME_ERR(x)                                                          \
-    "invalid time value \"" x "\": expected HH:MM:SS with up to six "        \
+#define TIME_ERR(x)                                                            \
+    "invalid time value \"" x "\": expected HH:MM:SS with up to six "          \
     "fraction digits, at most 24:00:00"
-#define TS_ERR(x)                                                            \
-    "invalid timestamp value \"" x "\": expected YYYY-MM-DD "                \
+#define TS_ERR(x)                                                              \
+    "invalid timestamp value \"" x "\": expected YYYY-MM-DD "                  \
     "HH:MM:SS[.ffffff] with an optional \" BC\", infinity or -infinity"
-#define TSTZ_ERR(x)                                                          \
-    "invalid timestamptz value \"" x "\": expected YYYY-MM-DD "              \
+#define TSTZ_ERR(x)                                                            \
+    "invalid timestamptz value \"" x "\": expected YYYY-MM-DD "                \
     "HH:MM:SS[.ffffff]+HH with an optional \" BC\", infinity or -infinity"
-#define ARRAY_ERR(x)                                                         \
-    "invalid array value \"" x "\": expected a one-dimensional array "       \
+#define ARRAY_ERR(x)                                                           \
+    "invalid array value \"" x "\": expected a one-dimensional array "         \
     "literal such as {1,\"a b\",NULL}"
-#define MULTIDIM_ERR                                                         \
-    "multidimensional array values are not supported, Avro carries "         \
-    "one-dimensional arrays: store one-dimensional arrays in this column, "  \
+#define MULTIDIM_ERR                                                           \
+    "multidimensional array values are not supported, Avro carries "           \
+    "one-dimensional arrays: store one-dimensional arrays in this column, "    \
     "or change its type to jsonb"
-#define RANGE_ERR(kind, x, avro)                                             \
-    kind " value \"" x "\" is past the range of Avro's " avro                \
-         " (microseconds since 1970 in 64 bits, up to 294247-01-10 "         \
-         "04:00:54.775806): store an earlier time or 'infinity' in this "    \
+#define RANGE_ERR(kind, x, avro)                                               \
+    kind " value \"" x "\" is past the range of Avro's " avro                  \
+         " (microseconds since 1970 in 64 bits, up to 294247-01-10 "           \
+         "04:00:54.775806): store an earlier time or 'infinity' in this "      \
          "column"
 
 static const parse_case_t parse_cases[] = {
@@ -364,8 +378,7 @@ static const parse_case_t parse_cases[] = {
     {&LONG_T, "-9223372036854775808", "-9223372036854775808", NULL},
     {&LONG_T, "9223372036854775807", "9223372036854775807", NULL},
     {&LONG_T, "9223372036854775808", NULL, LONG_ERR("9223372036854775808")},
-    {&LONG_T, "-9223372036854775809", NULL,
-     LONG_ERR("-9223372036854775809")},
+    {&LONG_T, "-9223372036854775809", NULL, LONG_ERR("-9223372036854775809")},
     {&LONG_T, "99999999999999999999999", NULL,
      LONG_ERR("99999999999999999999999")},
     {&LONG_T, "1e3", NULL, LONG_ERR("1e3")},
@@ -397,8 +410,7 @@ static const parse_case_t parse_cases[] = {
     {&DOUBLE_T, "-NaN", NULL, DOUBLE_ERR("-NaN")},
     /* numeric without a modifier: exact text */
     {&NUMERIC_T, "-123.4500", "'-123.4500'", NULL},
-    {&NUMERIC_T, "0.000000000000000000001", "'0.000000000000000000001'",
-     NULL},
+    {&NUMERIC_T, "0.000000000000000000001", "'0.000000000000000000001'", NULL},
     {&NUMERIC_T, "NaN", "'NaN'", NULL},
     {&NUMERIC_T, "-Infinity", "'-Infinity'", NULL},
     {&NUMERIC_T, "1e5", NULL, NUMERIC_ERR("1e5")},
@@ -514,8 +526,7 @@ static const parse_case_t parse_cases[] = {
      RANGE_ERR("timestamptz", "294276-12-31 23:59:59.999999+00",
                "timestamp-micros")},
     {&TSTZ_T, "2026-05-01 10:11:12", NULL, TSTZ_ERR("2026-05-01 10:11:12")},
-    {&TSTZ_T, "2026-05-01 10:11:12+0", NULL,
-     TSTZ_ERR("2026-05-01 10:11:12+0")},
+    {&TSTZ_T, "2026-05-01 10:11:12+0", NULL, TSTZ_ERR("2026-05-01 10:11:12+0")},
     {&TSTZ_T, "2026-05-01 10:11:12+00:60", NULL,
      TSTZ_ERR("2026-05-01 10:11:12+00:60")},
     /* one-dimensional arrays */
@@ -546,8 +557,8 @@ static const parse_case_t parse_cases[] = {
     {&TEXTS_T, "{\"a\"b}", NULL, ARRAY_ERR("{\"a\"b}")},
     {&TEXTS_T, "{a\\b}", NULL, ARRAY_ERR("{a\\b}")},
     {&BYTEAS_T, "{\"\\\\x00ff\",NULL,\"\\\\x\"}", "[00ff, NULL, ]", NULL},
-    {&DECS_T, "{1.50,NaN,-9999.99}",
-     "[1.50, NaN (string branch), -9999.99]", NULL},
+    {&DECS_T, "{1.50,NaN,-9999.99}", "[1.50, NaN (string branch), -9999.99]",
+     NULL},
     {&DATES_T, "{2024-02-29,infinity,\"0044-03-15 BC\"}",
      "[19782, 2147483647, -735160]", NULL},
     {&TSTZS_T, "{\"2000-02-29 12:00:00+05:30\",-infinity}",
@@ -563,13 +574,12 @@ static void test_parse(void **state)
 
     (void)state;
     arena_init(&arena, 1 << 20);
-    for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]);
-         i++) {
+    for (size_t i = 0; i < sizeof(parse_cases) / sizeof(parse_cases[0]); i++) {
         const parse_case_t *c = &parse_cases[i];
         value_t v;
         char err[512] = "", got[1024];
-        bool ok = pgtype_parse(c->t, c->text, strlen(c->text), &arena, &v,
-                               err, sizeof(err));
+        bool ok = pgtype_parse(c->t, c->text, strlen(c->text), &arena, &v, err,
+                               sizeof(err));
 
         if (c->want) {
             if (!ok)
@@ -604,14 +614,13 @@ static void test_long_numerics(void **state)
     arena_init(&arena, 1 << 20);
     digits[0] = '-';
     memset(digits + 1, '9', 1001);
-    assert_true(pgtype_parse(&NUMERIC_T, digits, 1002, &arena, &v, err,
-                             sizeof(err)));
+    assert_true(
+        pgtype_parse(&NUMERIC_T, digits, 1002, &arena, &v, err, sizeof(err)));
     assert_int_equal(v.len, 1002);
-    assert_true(pgtype_parse(&dec, digits, 1001, &arena, &v, err,
-                             sizeof(err)));
+    assert_true(pgtype_parse(&dec, digits, 1001, &arena, &v, err, sizeof(err)));
     assert_int_equal(v.special, 0);
-    assert_false(pgtype_parse(&dec, digits, 1002, &arena, &v, err,
-                              sizeof(err)));
+    assert_false(
+        pgtype_parse(&dec, digits, 1002, &arena, &v, err, sizeof(err)));
     assert_non_null(strstr(err, "...\" does not fit decimal(1000,0)"));
     arena_free(&arena);
 }
@@ -640,8 +649,8 @@ static void test_large_array(void **state)
     arena_reset(&arena);
     arena_free(&arena);
     arena_init(&arena, 64);
-    assert_false(pgtype_parse(&INTS_T, "{1,2,3,4,5,6,7,8,9,10}", 22, &arena,
-                              &v, err, sizeof(err)));
+    assert_false(pgtype_parse(&INTS_T, "{1,2,3,4,5,6,7,8,9,10}", 22, &arena, &v,
+                              err, sizeof(err)));
     assert_string_equal(err, "array of 22 bytes needs more memory than the "
                              "reader allows for one change");
     arena_free(&arena);
@@ -656,14 +665,26 @@ static void test_limits(void **state)
 
     (void)state;
     arena_init(&arena, 1 << 20);
-    assert_false(pgtype_parse(&STRING_T, "x", PGTYPE_MAX_TEXT + 1, &arena,
-                              &v, err, sizeof(err)));
+    assert_false(pgtype_parse(&STRING_T, "x", PGTYPE_MAX_TEXT + 1, &arena, &v,
+                              err, sizeof(err)));
     assert_string_equal(err, "value of 1073741825 bytes is longer than "
                              "PostgreSQL's limit of 1073741824");
     /* Control bytes in a bad value do not reach the message. */
-    assert_false(pgtype_parse(&INT_T, "1\n2\x01", 4, &arena, &v, err,
-                              sizeof(err)));
+    assert_false(
+        pgtype_parse(&INT_T, "1\n2\x01", 4, &arena, &v, err, sizeof(err)));
     assert_non_null(strstr(err, "\"1?2?\""));
+    /* A long value is cut short, never inside a UTF-8 character. */
+    {
+        char text[80], want[200];
+
+        memset(text, 'a', 63);
+        memcpy(text + 63, "\xc5\xbcx", 3);
+        assert_false(
+            pgtype_parse(&INT_T, text, 66, &arena, &v, err, sizeof(err)));
+        snprintf(want, sizeof(want), "invalid integer value \"%.63s...\"",
+                 text);
+        assert_memory_equal(err, want, strlen(want));
+    }
     arena_free(&arena);
 }
 

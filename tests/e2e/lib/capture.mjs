@@ -41,21 +41,18 @@ export function psqlReader(pg, sql) {
 // same text except for char(n), whose padding the cast strips, and inet and
 // cidr, whose cast always shows the netmask.
 export function pgOutputText(pg, table, columns, key = 'id') {
-  const pairs = columns
-    .map((c) => {
-      const q = `"${c.replace(/"/g, '""')}"`;
-      return `'${c.replace(/'/g, "''")}', CASE WHEN ${q} IS NULL THEN NULL ELSE format('%s', ${q}) END`;
-    })
-    .join(', ');
-  // json_build_object takes at most 100 arguments: one object per column
-  // group, merged in JS.
-  const chunks = [];
-  const list = pairs.split(/, (?=')/);
-  for (let i = 0; i < list.length; i += 40) chunks.push(list.slice(i, i + 40).join(', '));
-  const sql = `SELECT json_agg(json_build_array(format('%s', "${key}"), ${chunks
-    .map((c) => `json_build_object(${c})`)
-    .join(', ')})) FROM ${table};`;
-  const rows = JSON.parse(psqlReader(pg, sql).trim() || '[]') || [];
+  const ident = (c) => `"${c.replace(/"/g, '""')}"`;
+  const pairs = columns.map(
+    (c) => `'${c.replace(/'/g, "''")}', CASE WHEN ${ident(c)} IS NULL THEN NULL ELSE format('%s', ${ident(c)}) END`,
+  );
+  // json_build_object takes at most 100 arguments: one object per group of
+  // columns, merged here.
+  const objects = [];
+  for (let i = 0; i < pairs.length; i += 40)
+    objects.push(`json_build_object(${pairs.slice(i, i + 40).join(', ')})`);
+  const sql = `SELECT json_agg(json_build_array(format('%s', ${ident(key)}), ${objects.join(', ')}))
+               FROM ${table};`;
+  const rows = JSON.parse(psqlReader(pg, sql).trim() || 'null') || [];
   const out = new Map();
   for (const [k, ...objs] of rows) out.set(k, Object.assign({}, ...objs));
   return out;

@@ -173,9 +173,11 @@ export class Gql extends Socket {
     this.send({ id, type: 'subscribe', payload: { query, variables } });
   }
 
+  // The first answer to a subscription with `after` is its init event
+  // (or an error).  Queries here select `event`, so events() can tell it.
   async started(id) {
-    const f = await this.frame((m) => m.id === id && (m.type === 'error' ||
-      (m.type === 'next' && Object.values(m.payload.data)[0].event === 'init')), { what: `init of ${id}` });
+    const f = await this.frame((m) => m.id === id && (m.type === 'error' || m.type === 'next'),
+      { what: `init of ${id}` });
     if (f.type === 'error') throw new Error(`subscribe ${id} refused: ${JSON.stringify(f.payload)}`);
     return Object.values(f.payload.data)[0];
   }
@@ -291,14 +293,18 @@ export class Model {
   }
 
   // What a subscriber with view `visible` and selected `fields` should get
-  // for log entries from index `from`, as {event, key, row}.
-  expected(visible, fields, from = 0) {
+  // for log entries from index `from`, as {event, key, row}.  GraphQL sends
+  // a numeric key column as a string (it is an ID): ids names them.
+  expected(visible, fields, from = 0, { ids = [] } = {}) {
     const out = [];
     for (const c of this.log.slice(from)) {
       const event = viewEvent(visible, c.op, c.before, c.after);
       if (!event) continue;
       const row = event === 'delete' ? null
-        : Object.fromEntries(fields.map((f) => [f, c.after[f] ?? null]));
+        : Object.fromEntries(fields.map((f) => {
+          const v = c.after[f] ?? null;
+          return [f, ids.includes(f) && v !== null ? String(v) : v];
+        }));
       out.push({ event, key: c.key, row });
     }
     return out;

@@ -136,11 +136,11 @@ static bool publication_has(catalog_t *c, const char *pub, const char *table,
                             bool *has, char *err, size_t errlen)
 {
     const char *params[] = {pub, table};
-    PGresult *res = query(
-        c,
-        "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND "
-        "format('%I.%I', schemaname, tablename)::regclass = $2::regclass",
-        2, params, err, errlen);
+    PGresult *res =
+        query(c,
+              "SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND "
+              "format('%I.%I', schemaname, tablename)::regclass = $2::regclass",
+              2, params, err, errlen);
 
     if (!res)
         return false;
@@ -157,8 +157,8 @@ bool catalog_ensure_publication(catalog_t *c, const char *pub,
     char sql[8192], *list, *save = NULL;
     bool exists;
 
-    res = query(c, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1,
-                params, err, errlen);
+    res = query(c, "SELECT 1 FROM pg_publication WHERE pubname = $1", 1, params,
+                err, errlen);
     if (!res)
         return false;
     exists = PQntuples(res) > 0;
@@ -171,8 +171,8 @@ bool catalog_ensure_publication(catalog_t *c, const char *pub,
             snprintf(sql, sizeof(sql), "CREATE PUBLICATION %s FOR TABLE %s",
                      quoted, tables);
         else
-            snprintf(sql, sizeof(sql),
-                     "CREATE PUBLICATION %s FOR ALL TABLES", quoted);
+            snprintf(sql, sizeof(sql), "CREATE PUBLICATION %s FOR ALL TABLES",
+                     quoted);
         PQfreemem(quoted);
         if (!catalog_exec(c, sql, err, errlen)) {
             size_t used = strlen(err);
@@ -191,7 +191,8 @@ bool catalog_ensure_publication(catalog_t *c, const char *pub,
     if (!tables || !*tables)
         return true;
     list = strdup(tables);
-    for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    for (char *t = strtok_r(list, ",", &save); t;
+         t = strtok_r(NULL, ",", &save)) {
         bool has;
 
         while (*t == ' ')
@@ -230,8 +231,8 @@ void catalog_tables_free(catalog_table_t *tables, int ntables)
 }
 
 bool catalog_published_tables(catalog_t *c, const char *pub,
-                              catalog_table_t **tables, int *ntables,
-                              char *err, size_t errlen)
+                              catalog_table_t **tables, int *ntables, char *err,
+                              size_t errlen)
 {
     /* Columns in attribute order as pgoutput sends them: dropped and
      * generated columns left out, a publication column list applied; the
@@ -271,8 +272,8 @@ bool catalog_published_tables(catalog_t *c, const char *pub,
         catalog_column_t *col;
 
         if (n == 0 || out[n - 1].oid != oid) {
-            catalog_table_t *grown = realloc(out, (size_t)(n + 1) *
-                                                      sizeof(*grown));
+            catalog_table_t *grown =
+                realloc(out, (size_t)(n + 1) * sizeof(*grown));
 
             if (!grown)
                 goto oom;
@@ -391,17 +392,15 @@ static bool lookup_type(catalog_t *c, uint32_t oid, int32_t typmod,
         char ignored[256];
 
         if (row.typtype == 'd') {
-            have_underlying = lookup_type(c, row.basetype, row.basetypmod,
-                                          &underlying, ignored,
-                                          sizeof(ignored), depth + 1, err,
-                                          errlen);
+            have_underlying =
+                lookup_type(c, row.basetype, row.basetypmod, &underlying,
+                            ignored, sizeof(ignored), depth + 1, err, errlen);
             if (!have_underlying)
                 return false;
         } else if (row.typcategory == 'A' && row.elemtype) {
-            have_underlying = lookup_type(c, row.elemtype, typmod,
-                                          &underlying, ignored,
-                                          sizeof(ignored), depth + 1, err,
-                                          errlen);
+            have_underlying =
+                lookup_type(c, row.elemtype, typmod, &underlying, ignored,
+                            sizeof(ignored), depth + 1, err, errlen);
             if (!have_underlying)
                 return false;
         }
@@ -409,8 +408,8 @@ static bool lookup_type(catalog_t *c, uint32_t oid, int32_t typmod,
     }
 
     if (c->ntypes < TYPE_CACHE_MAX) {
-        cached_type_t *grown = realloc(
-            c->types, (size_t)(c->ntypes + 1) * sizeof(*grown));
+        cached_type_t *grown =
+            realloc(c->types, (size_t)(c->ntypes + 1) * sizeof(*grown));
 
         if (grown) {
             c->types = grown;
@@ -426,8 +425,7 @@ static bool lookup_type(catalog_t *c, uint32_t oid, int32_t typmod,
 }
 
 bool catalog_type(catalog_t *c, uint32_t oid, int32_t typmod, pgtype_t *out,
-                  char *pg_type_name, size_t namelen, char *err,
-                  size_t errlen)
+                  char *pg_type_name, size_t namelen, char *err, size_t errlen)
 {
     return lookup_type(c, oid, typmod, out, pg_type_name, namelen, 0, err,
                        errlen);
@@ -437,14 +435,14 @@ bool catalog_slot(catalog_t *c, const char *slot, catalog_slot_t *out,
                   char *err, size_t errlen)
 {
     const char *params[] = {slot};
-    PGresult *res = query(
-        c,
-        "SELECT slot_type = 'logical' AND plugin = 'pgoutput', "
-        "database = current_database(), active, "
-        "coalesce(active_pid, 0), "
-        "coalesce(confirmed_flush_lsn, '0/0')::text "
-        "FROM pg_replication_slots WHERE slot_name = $1",
-        1, params, err, errlen);
+    PGresult *res =
+        query(c,
+              "SELECT slot_type = 'logical' AND plugin = 'pgoutput', "
+              "database = current_database(), active, "
+              "coalesce(active_pid, 0), "
+              "coalesce(confirmed_flush_lsn, '0/0')::text "
+              "FROM pg_replication_slots WHERE slot_name = $1",
+              1, params, err, errlen);
     const char *lsn;
 
     if (!res)

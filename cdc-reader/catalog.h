@@ -57,8 +57,8 @@ bool catalog_ensure_publication(catalog_t *c, const char *pub,
  * attribute order, publication column lists applied).  The caller frees
  * with catalog_tables_free. */
 bool catalog_published_tables(catalog_t *c, const char *pub,
-                              catalog_table_t **tables, int *ntables,
-                              char *err, size_t errlen);
+                              catalog_table_t **tables, int *ntables, char *err,
+                              size_t errlen);
 void catalog_tables_free(catalog_table_t *tables, int ntables);
 
 /* Names of the primary-key columns of relation oid (none: *n = 0).  The
@@ -70,8 +70,7 @@ bool catalog_primary_key(catalog_t *c, uint32_t oid, char ***names, int *n,
  * enums, composites, ranges and arrays of them.  pg_type_name receives
  * format_type(oid, typmod).  Results are cached. */
 bool catalog_type(catalog_t *c, uint32_t oid, int32_t typmod, pgtype_t *out,
-                  char *pg_type_name, size_t namelen, char *err,
-                  size_t errlen);
+                  char *pg_type_name, size_t namelen, char *err, size_t errlen);
 
 /* Forgets cached types (after a Type message says one changed). */
 void catalog_forget_types(catalog_t *c);

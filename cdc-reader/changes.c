@@ -2,6 +2,7 @@
  * records, with the tail rule that skips what Kafka already holds. */
 #include "changes.h"
 
+#include "clock.h"
 #include "codec.h"
 #include "log.h"
 #include "wire.h"
@@ -15,14 +16,6 @@
 /* One change may hold values up to PostgreSQL's 1 GB per value, a few
  * times over; past this something is wrong. */
 #define CHANGES_ARENA_LIMIT ((size_t)2 << 30)
-
-static int64_t now_us(void)
-{
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
-}
 
 void changes_init(changes_t *ch, producer_t *producer, relcache_t *relcache,
                   catalog_t *catalog)
@@ -136,7 +129,7 @@ static void fill_source(changes_t *ch, rel_t *rel, change_t *c, uint64_t lsn)
     c->source.identity = rel->replident;
     c->source.snapshot = ch->txn.snapshot;
     c->source.seq = ch->txn.seq + 1;
-    c->ts_ms = now_us() / 1000;
+    c->ts_ms = clock_wall_ms();
 }
 
 /* Encodes and sends one change; a delete is followed by a tombstone. */
@@ -439,7 +432,6 @@ static bool handle_commit(changes_t *ch, const pgoutput_msg_t *m, uint64_t lsn,
     ch->txn.open = false;
     ch->txn.track = NULL;
     ch->transactions++;
-    ch->last_commit_ts_us = ch->txn.commit_ts_us;
     return true;
 }
 

@@ -33,7 +33,7 @@ typedef struct changes_txn {
 typedef struct changes {
     producer_t *producer; /* borrowed */
     relcache_t *relcache; /* borrowed */
-    catalog_t *catalog;   /* borrowed; NULL in tests */
+    catalog_t *catalog;   /* borrowed; may be NULL: no type cache to reset */
     pgoutput_decoder_t decoder;
     arena_t arena;
     buf_t keybuf;
@@ -43,7 +43,6 @@ typedef struct changes {
     bool refused; /* the last failure: a value its Avro type cannot carry */
     uint64_t transactions;  /* committed transactions received */
     uint64_t decode_errors; /* messages that could not be decoded */
-    int64_t last_commit_ts_us;
 } changes_t;
 
 /* Prepares ch; producer, relcache and catalog stay owned by the caller. */

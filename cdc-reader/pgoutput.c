@@ -210,8 +210,7 @@ static bool decode_relation(pgoutput_decoder_t *d, cursor_t *c,
     return true;
 }
 
-static bool decode_change(pgoutput_decoder_t *d, cursor_t *c,
-                          pgoutput_msg_t *m)
+static bool decode_change(pgoutput_decoder_t *d, cursor_t *c, pgoutput_msg_t *m)
 {
     uint8_t tag;
     int base = 0;

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 /* PostgreSQL's limit on columns of a relation. */
-#define PGOUTPUT_MAX_COLUMNS 1664
+#define PGOUTPUT_MAX_COLUMNS  1664
 #define PGOUTPUT_MAX_TRUNCATE 65536
 
 typedef enum pgoutput_kind {
@@ -26,7 +26,7 @@ typedef enum pgoutput_kind {
 } pgoutput_kind_t;
 
 typedef struct pgoutput_column {
-    bool key;          /* part of the replica identity */
+    bool key; /* part of the replica identity */
     const char *name;
     uint32_t type_oid;
     int32_t typmod;

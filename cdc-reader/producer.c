@@ -3,6 +3,7 @@
 #define _GNU_SOURCE
 #include "producer.h"
 
+#include "clock.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -78,11 +79,33 @@ static void set_error(producer_t *p, const char *fmt, ...)
 }
 
 /* Moves the acknowledged LSN over every finished transaction at the head. */
+const double producer_latency_bounds[PRODUCER_LATENCY_BUCKETS] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 60,
+};
+
+/* Counts how long a transaction took from its commit to Kafka. */
+static void observe_latency(producer_t *p, const txn_track_t *t)
+{
+    double seconds = (double)(clock_wall_us() - t->commit_ts_us) / 1e6;
+    int b = 0;
+
+    if (seconds < 0)
+        seconds = 0;
+    while (b < PRODUCER_LATENCY_BUCKETS && seconds > producer_latency_bounds[b])
+        b++;
+    p->stats.latency[b]++;
+    p->stats.latency_count++;
+    p->stats.latency_sum += seconds;
+}
+
 static void advance(producer_t *p)
 {
     while (p->head && p->head->committed && p->head->outstanding == 0) {
         txn_track_t *t = p->head;
 
+        /* Transactions given up, and the snapshot, end at 0. */
+        if (t->end_lsn && t->commit_ts_us)
+            observe_latency(p, t);
         if (t->end_lsn > p->acked_lsn)
             p->acked_lsn = t->end_lsn;
         p->head = t->next;

@@ -98,6 +98,11 @@ const char *producer_error(const producer_t *p);
 int producer_event_fd(producer_t *p);
 
 /* Counters for /metrics. */
+#define PRODUCER_LATENCY_BUCKETS 12
+
+/* Upper bounds, in seconds, of the commit-to-acknowledgement histogram. */
+extern const double producer_latency_bounds[PRODUCER_LATENCY_BUCKETS];
+
 typedef struct producer_stats {
     uint64_t records_sent;
     uint64_t records_acked;
@@ -105,6 +110,11 @@ typedef struct producer_stats {
     uint64_t delivery_errors;
     uint64_t queue_full_events;
     size_t in_flight;
+    /* From a transaction's commit in PostgreSQL to Kafka acknowledging its
+     * last record: counts per bucket (the last one past every bound). */
+    uint64_t latency[PRODUCER_LATENCY_BUCKETS + 1];
+    uint64_t latency_count;
+    double latency_sum;
 } producer_stats_t;
 
 void producer_get_stats(const producer_t *p, producer_stats_t *out);

@@ -7,6 +7,7 @@
 
 #include "catalog.h"
 #include "changes.h"
+#include "clock.h"
 #include "log.h"
 #include "producer.h"
 #include "reader_config.h"
@@ -49,7 +50,7 @@ static const char *const state_names[] = {
 typedef enum snapshot_status {
     SNAP_RUNNING,
     SNAP_READ,   /* every table read; waiting for Kafka */
-    SNAP_FAILED, /* taken again from a new slot */
+    SNAP_FAILED, /* taken again, keeping the slot */
     SNAP_FATAL,
 } snapshot_status_t;
 
@@ -104,10 +105,7 @@ typedef struct reader {
 
 static uint64_t now_ms(void)
 {
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+    return (uint64_t)clock_mono_ms();
 }
 
 static void set_state(reader_t *r, reader_state_t state, const char *detail)
@@ -613,12 +611,25 @@ static bool snapshot_interrupted(reader_t *r, const catalog_slot_t *slot,
     return true;
 }
 
+/* Another process streaming from the slot makes this reader a standby. */
+static bool standby_while_active(reader_t *r, const catalog_slot_t *slot)
+{
+    char why[64];
+
+    if (!slot->exists || !slot->active)
+        return false;
+    snprintf(why, sizeof(why), "slot is in use by process %d",
+             slot->active_pid);
+    become_standby(r, why);
+    return true;
+}
+
 /* Connects, and streams when the slot is free: creating it (with the
  * initial snapshot) when absent, waiting as a standby while another reader
  * holds it. */
 static void acquire(reader_t *r)
 {
-    char err[1024] = "", why[1100], lsn[18];
+    char err[1024] = "", lsn[18];
     catalog_slot_t slot;
     snapshot_mark_t mark;
     bool got = false, busy = false, interrupted = false;
@@ -636,12 +647,8 @@ static void acquire(reader_t *r)
               r->set.slot, catalog_database(r->catalog));
         return;
     }
-    if (slot.exists && slot.active) {
-        snprintf(why, sizeof(why), "slot is in use by process %d",
-                 slot.active_pid);
-        become_standby(r, why);
+    if (standby_while_active(r, &slot))
         return;
-    }
     if (!snapshot_lock(catalog_conn(r->catalog), r->set.slot, &got, err,
                        sizeof(err))) {
         retry_later(r, err);
@@ -658,12 +665,8 @@ static void acquire(reader_t *r)
         retry_later(r, err);
         return;
     }
-    if (slot.exists && slot.active) {
-        snprintf(why, sizeof(why), "slot is in use by process %d",
-                 slot.active_pid);
-        become_standby(r, why);
+    if (standby_while_active(r, &slot))
         return;
-    }
     if (!r->tails_fresh && !topics_refresh_tails(r->topics, err, sizeof(err))) {
         retry_later(r, err);
         return;
@@ -821,9 +824,8 @@ static void fill_view(void *arg, reader_view_t *v)
 {
     reader_t *r = arg;
     int64_t oldest = producer_oldest_unacked_ts(r->producer);
-    struct timeval tv;
+    int64_t now_us = clock_wall_us();
 
-    gettimeofday(&tv, NULL);
     v->state = state_names[r->state];
     v->detail = r->detail;
     v->ready = r->state == STATE_STREAMING || r->state == STATE_SNAPSHOT;
@@ -832,8 +834,7 @@ static void fill_view(void *arg, reader_view_t *v)
     v->received_lsn = r->received_lsn;
     v->server_lsn = r->server_wal_end;
     if (oldest > 0)
-        v->lag_seconds =
-            (double)((int64_t)tv.tv_sec * 1000000 + tv.tv_usec - oldest) / 1e6;
+        v->lag_seconds = (double)(now_us - oldest) / 1e6;
     if (v->lag_seconds < 0)
         v->lag_seconds = 0;
     v->transactions = r->changes.transactions;

@@ -28,6 +28,34 @@ static void per_topic(buf_t *out, const reader_view_t *v, const char *name,
     }
 }
 
+/* The commit-to-acknowledgement histogram, cumulative as Prometheus
+ * wants it. */
+static void latency(buf_t *out, const producer_stats_t *ps)
+{
+    static const char name[] = "cdc_reader_ack_latency_seconds";
+    const char *labels[3] = {"le", NULL, NULL};
+    char bound[32], metric[64];
+    uint64_t total = 0;
+
+    metrics_family(out, name, "histogram",
+                   "Time from a transaction's commit in PostgreSQL to "
+                   "Kafka acknowledging its last record.");
+    snprintf(metric, sizeof(metric), "%s_bucket", name);
+    for (int b = 0; b <= PRODUCER_LATENCY_BUCKETS; b++) {
+        total += ps->latency[b];
+        if (b < PRODUCER_LATENCY_BUCKETS)
+            snprintf(bound, sizeof(bound), "%g", producer_latency_bounds[b]);
+        else
+            snprintf(bound, sizeof(bound), "+Inf");
+        labels[1] = bound;
+        metrics_sample(out, metric, labels, (double)total);
+    }
+    snprintf(metric, sizeof(metric), "%s_sum", name);
+    metrics_sample(out, metric, NULL, ps->latency_sum);
+    snprintf(metric, sizeof(metric), "%s_count", name);
+    metrics_sample(out, metric, NULL, (double)ps->latency_count);
+}
+
 void reader_http_render_metrics(const reader_view_t *v, buf_t *out)
 {
     static const char *const states[] = {
@@ -104,6 +132,7 @@ void reader_http_render_metrics(const reader_view_t *v, buf_t *out)
                    "Change stream messages that could not be decoded.",
                    (double)v->decode_errors);
 
+    latency(out, &v->producer);
     per_topic(out, v, "cdc_reader_events_total",
               "Records produced per table topic.", offsetof(topic_t, produced));
     per_topic(out, v, "cdc_reader_bytes_total",

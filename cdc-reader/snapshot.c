@@ -2,6 +2,7 @@
  * table reader that turns rows into r events. */
 #include "snapshot.h"
 
+#include "clock.h"
 #include "log.h"
 #include "wire.h"
 
@@ -185,7 +186,7 @@ struct snapshot {
 
 static uint64_t now_ms(void)
 {
-    return uv_hrtime() / 1000000;
+    return (uint64_t)clock_mono_ms();
 }
 
 static void first_line(char *out, size_t outlen, const char *prefix,
@@ -485,11 +486,17 @@ static void on_progress(uv_timer_t *t)
     snapshot_progress_t p;
 
     snapshot_get_progress(s, &p);
-    log_info(s->opt.publication,
-             "snapshot: %d of %d tables, %llu rows (%.0f rows/s)%s%s%s",
-             p.tables_done, p.tables_total, (unsigned long long)p.rows,
-             p.rows_per_second, s->rel ? ", reading \"" : "",
-             s->rel ? s->rel->ts->relname : "", s->rel ? "\"" : "");
+    if (s->rel)
+        log_info(s->opt.publication,
+                 "snapshot: %d of %d tables, %llu rows (%.0f rows/s), "
+                 "reading \"%s.%s\"",
+                 p.tables_done, p.tables_total, (unsigned long long)p.rows,
+                 p.rows_per_second, s->rel->ts->nspname, s->rel->ts->relname);
+    else
+        log_info(s->opt.publication,
+                 "snapshot: %d of %d tables, %llu rows (%.0f rows/s)",
+                 p.tables_done, p.tables_total, (unsigned long long)p.rows,
+                 p.rows_per_second);
 }
 
 snapshot_t *snapshot_start(const snapshot_options_t *opts, char *err,

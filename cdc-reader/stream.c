@@ -5,6 +5,7 @@
 
 #include "buf.h"
 #include "catalog.h"
+#include "clock.h"
 #include "pgoutput.h"
 #include "wire.h"
 
@@ -276,11 +277,8 @@ bool stream_send_status(stream_t *s, uint64_t received, uint64_t flushed,
                         bool reply_requested, char *err, size_t errlen)
 {
     uint8_t frame[34];
-    struct timeval tv;
-    int64_t now;
+    int64_t now = clock_wall_us() - PG_EPOCH_OFFSET_US;
 
-    gettimeofday(&tv, NULL);
-    now = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec - PG_EPOCH_OFFSET_US;
     frame[0] = 'r';
     put_be64(frame + 1, received);
     put_be64(frame + 9, flushed);

@@ -239,7 +239,10 @@ static bool read_tails(topics_t *t, topic_t *tp, wire_position_t *tails,
         waited += m ? 0 : 100;
         if (!m)
             continue;
-        if (m->err || m->partition < 0 || m->partition >= tp->partitions ||
+        /* Only this topic's records: one fetched for an earlier
+         * assignment may still come. */
+        if (m->err || strcmp(rd_kafka_topic_name(m->rkt), tp->name) != 0 ||
+            m->partition < 0 || m->partition >= tp->partitions ||
             m->offset != last[m->partition]) {
             rd_kafka_message_destroy(m);
             continue;
@@ -349,7 +352,8 @@ bool topics_read_partition(topics_t *t, const char *name, int32_t partition,
             idle += 100;
             continue;
         }
-        if (!m->err && m->partition == partition) {
+        if (!m->err && m->partition == partition &&
+            strcmp(rd_kafka_topic_name(m->rkt), name) == 0) {
             fn(arg, m->key, m->key_len, m->payload, m->len);
             next = m->offset + 1;
             idle = 0;

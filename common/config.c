@@ -103,8 +103,8 @@ bool config_load_file(const char *path, char *err, size_t errlen)
         }
         if (len > CONFIG_MAX_LINE && line[len - 1] != '\n') {
             snprintf(err, errlen,
-                     "config file \"%s\" line %d is longer than %d bytes",
-                     path, lineno, CONFIG_MAX_LINE);
+                     "config file \"%s\" line %d is longer than %d bytes", path,
+                     lineno, CONFIG_MAX_LINE);
             goto fail;
         }
 
@@ -178,8 +178,8 @@ const char *config_get_or(const char *name, const char *def)
     return def;
 }
 
-bool config_get_long(const char *name, long def, long min, long max,
-                     long *out, char *err, size_t errlen)
+bool config_get_long(const char *name, long def, long min, long max, long *out,
+                     char *err, size_t errlen)
 {
     const char *text = config_get_or(name, NULL);
     char *end;

@@ -32,8 +32,8 @@ const char *config_get_or(const char *name, const char *def);
 
 /* Reads an integer setting; false with a message naming the setting when
  * the value is not an integer within [min, max]. */
-bool config_get_long(const char *name, long def, long min, long max,
-                     long *out, char *err, size_t errlen);
+bool config_get_long(const char *name, long def, long min, long max, long *out,
+                     char *err, size_t errlen);
 
 /* Reads a boolean setting (true/false, on/off, yes/no, 1/0). */
 bool config_get_bool(const char *name, bool def, bool *out, char *err,

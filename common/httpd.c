@@ -32,9 +32,9 @@ static const struct {
     enum lws_token_indexes token;
     const char *name;
 } methods[] = {
-    {WSI_TOKEN_GET_URI, "GET"},       {WSI_TOKEN_POST_URI, "POST"},
-    {WSI_TOKEN_PUT_URI, "PUT"},       {WSI_TOKEN_DELETE_URI, "DELETE"},
-    {WSI_TOKEN_HEAD_URI, "HEAD"},     {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
+    {WSI_TOKEN_GET_URI, "GET"},   {WSI_TOKEN_POST_URI, "POST"},
+    {WSI_TOKEN_PUT_URI, "PUT"},   {WSI_TOKEN_DELETE_URI, "DELETE"},
+    {WSI_TOKEN_HEAD_URI, "HEAD"}, {WSI_TOKEN_OPTIONS_URI, "OPTIONS"},
 };
 
 bool httpd_parse_listen(const char *listen, char *host, size_t hostlen,
@@ -289,18 +289,17 @@ struct lws_context *httpd_start(uv_loop_t *loop, const httpd_options_t *opts,
         return NULL;
     }
 
-    lws_set_log_level(LLL_ERR | (log_debug_facility("lws")
-                                     ? LLL_WARN | LLL_NOTICE | LLL_INFO
-                                     : 0),
-                      lws_log_route);
+    lws_set_log_level(
+        LLL_ERR |
+            (log_debug_facility("lws") ? LLL_WARN | LLL_NOTICE | LLL_INFO : 0),
+        lws_log_route);
 
     memset(protocols, 0, sizeof(protocols));
     protocols[n].name = "http";
     protocols[n].callback = httpd_callback;
     protocols[n].per_session_data_size =
-        opts->ws_session_size > sizeof(http_session_t)
-            ? opts->ws_session_size
-            : sizeof(http_session_t);
+        opts->ws_session_size > sizeof(http_session_t) ? opts->ws_session_size
+                                                       : sizeof(http_session_t);
     protocols[n].rx_buffer_size = opts->ws_rx_buffer_size;
     n++;
     for (const struct lws_protocols *p = opts->ws_protocols; p && p->name;

@@ -37,7 +37,7 @@ typedef int (*httpd_upgrade_fn)(void *user, struct lws *wsi, char *msg,
                                 size_t msglen);
 
 typedef struct httpd_options {
-    const char *listen;          /* "host:port" */
+    const char *listen; /* "host:port" */
     httpd_handler_fn handler;
     void *handler_arg;
     /* WebSocket connections: subprotocols (terminated by an entry with a
@@ -47,10 +47,10 @@ typedef struct httpd_options {
     const struct lws_protocols *ws_protocols;
     lws_callback_function *ws_callback;
     size_t ws_session_size;
-    size_t ws_rx_buffer_size;    /* bytes read per receive callback */
+    size_t ws_rx_buffer_size; /* bytes read per receive callback */
     httpd_upgrade_fn upgrade_check;
-    void *user;                  /* for httpd_user() */
-    int max_connections;         /* 0: libwebsockets' default */
+    void *user;          /* for httpd_user() */
+    int max_connections; /* 0: libwebsockets' default */
 } httpd_options_t;
 
 /* Creates the listening context on the loop.  Returns NULL and fills err

@@ -31,8 +31,8 @@ static void apply_setting(const char *name, const char *value, void *arg)
     property[i] = '\0';
     if (rd_kafka_conf_set(a->conf, property, value, errstr, sizeof(errstr)) !=
         RD_KAFKA_CONF_OK) {
-        snprintf(a->err, a->errlen, "%s (librdkafka property \"%s\"): %s",
-                 name, property, errstr);
+        snprintf(a->err, a->errlen, "%s (librdkafka property \"%s\"): %s", name,
+                 property, errstr);
         a->failed = true;
     }
 }

@@ -15,8 +15,8 @@ static char log_facilities[256];
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *const level_names[] = {
-    [LOG_DEBUG] = "DEBUG",     [LOG_INFO] = "INFO", [LOG_WARNING] = "WARNING",
-    [LOG_ERROR] = "ERROR",     [LOG_FATAL] = "FATAL",
+    [LOG_DEBUG] = "DEBUG", [LOG_INFO] = "INFO",   [LOG_WARNING] = "WARNING",
+    [LOG_ERROR] = "ERROR", [LOG_FATAL] = "FATAL",
 };
 
 void log_init(const char *component)
@@ -30,8 +30,8 @@ bool log_parse_level(const char *text, log_level_t *out)
         const char *name;
         log_level_t level;
     } names[] = {
-        {"debug", LOG_DEBUG},     {"info", LOG_INFO},   {"warning", LOG_WARNING},
-        {"warn", LOG_WARNING},    {"error", LOG_ERROR},
+        {"debug", LOG_DEBUG},  {"info", LOG_INFO},   {"warning", LOG_WARNING},
+        {"warn", LOG_WARNING}, {"error", LOG_ERROR},
     };
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -83,9 +83,9 @@ void log_writev(log_level_t level, const char *object, const char *fmt,
     gettimeofday(&now, NULL);
     gmtime_r(&now.tv_sec, &tm);
     len = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    n = snprintf(line + len, sizeof(line) - len, ".%03dZ %s[%d] %s: ",
-                 (int)(now.tv_usec / 1000), log_component, (int)getpid(),
-                 level_names[level]);
+    n = snprintf(line + len, sizeof(line) - len,
+                 ".%03dZ %s[%d] %s: ", (int)(now.tv_usec / 1000), log_component,
+                 (int)getpid(), level_names[level]);
     len += (size_t)n;
     if (object && *object) {
         n = snprintf(line + len, sizeof(line) - len, "[%s] ", object);
@@ -94,9 +94,8 @@ void log_writev(log_level_t level, const char *object, const char *fmt,
     if (len < sizeof(line) - 2) {
         n = vsnprintf(line + len, sizeof(line) - len - 1, fmt, ap);
         if (n > 0)
-            len += (size_t)n < sizeof(line) - len - 1
-                       ? (size_t)n
-                       : sizeof(line) - len - 2;
+            len += (size_t)n < sizeof(line) - len - 1 ? (size_t)n
+                                                      : sizeof(line) - len - 2;
     }
 
     /* One message is one line, whatever the caller passed. */

@@ -153,8 +153,9 @@ int main(int argc, char **argv)
         }
         err = rd_kafka_mock_topic_create(mcluster, name, partitions, 1);
         if (err) {
-            fprintf(stderr, "kafka-dev-broker: could not create topic "
-                            "\"%s\": %s\n",
+            fprintf(stderr,
+                    "kafka-dev-broker: could not create topic "
+                    "\"%s\": %s\n",
                     name, rd_kafka_err2str(err));
             return 1;
         }
@@ -170,8 +171,7 @@ int main(int argc, char **argv)
         f = fopen(tmp, "w");
         if (!f || fprintf(f, "%s\n", bootstraps) < 0 || fclose(f) != 0 ||
             rename(tmp, bootstrap_file) != 0) {
-            fprintf(stderr,
-                    "kafka-dev-broker: could not write \"%s\": %s\n",
+            fprintf(stderr, "kafka-dev-broker: could not write \"%s\": %s\n",
                     bootstrap_file, strerror(errno));
             return 1;
         }

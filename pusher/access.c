@@ -21,9 +21,8 @@ static const identity_t *who(const conn_t *c, identity_t *public_ident)
     return public_ident;
 }
 
-bool access_get_version(pusher_t *p, const conn_t *c,
-                        const collection_t *coll, const table_schema_t *ts,
-                        access_t *a)
+bool access_get_version(pusher_t *p, const conn_t *c, const collection_t *coll,
+                        const table_schema_t *ts, access_t *a)
 {
     identity_t public_ident;
     const identity_t *id = who(c, &public_ident);
@@ -53,8 +52,8 @@ bool access_get_version(pusher_t *p, const conn_t *c,
     if (!a->readable)
         return false;
     for (int i = 0; i < ts->ncols; i++)
-        a->readable[i] = ca.all_fields ||
-                         permissions_field_allowed(&ca, ts->cols[i].name);
+        a->readable[i] =
+            ca.all_fields || permissions_field_allowed(&ca, ts->cols[i].name);
     a->row_filter = ca.filter;
     a->allowed = true;
     return true;
@@ -81,10 +80,8 @@ bool access_may_read(void *arg, int col)
 
 void access_vars(const conn_t *c, filter_vars_t *vars)
 {
-    vars->current_user = c->ident && c->ident->has_user ? c->ident->user
-                                                        : NULL;
-    vars->current_role = c->ident && c->ident->has_role ? c->ident->role
-                                                        : NULL;
+    vars->current_user = c->ident && c->ident->has_user ? c->ident->user : NULL;
+    vars->current_role = c->ident && c->ident->has_role ? c->ident->role : NULL;
 }
 
 bool access_row_filter(pusher_t *p, const conn_t *c, const access_t *a,
@@ -98,11 +95,11 @@ bool access_row_filter(pusher_t *p, const conn_t *c, const access_t *a,
         return true;
     access_vars(c, &vars);
     /* The role's filter may use any column, readable or not. */
-    *out = filter_compile(a->row_filter, a->ts, NULL, NULL, &vars, err,
-                          errlen);
+    *out = filter_compile(a->row_filter, a->ts, NULL, NULL, &vars, err, errlen);
     if (!*out) {
-        log_error("permissions", "row filter for collection \"%s.%s\" does "
-                                 "not fit the table: %s",
+        log_error("permissions",
+                  "row filter for collection \"%s.%s\" does "
+                  "not fit the table: %s",
                   a->ts->nspname, a->ts->relname, err);
         return false;
     }
@@ -147,8 +144,8 @@ static bool filter_readable(const filter_t *f, const access_t *a)
 
 bool access_recheck(pusher_t *p, sub_t *s)
 {
-    const filter_t *own = s->state == SUB_LIVE && s->group ? s->group->filter
-                                                           : s->filter;
+    const filter_t *own =
+        s->state == SUB_LIVE && s->group ? s->group->filter : s->filter;
     const char *why = NULL;
     filter_t *perm = NULL;
     char err[512], msg[640];
@@ -173,8 +170,7 @@ bool access_recheck(pusher_t *p, sub_t *s)
         fanout_sub_error(p, s, "FORBIDDEN", msg);
         return false;
     }
-    fanout_set_perm(p, s, perm);
-    return true;
+    return fanout_set_perm(p, s, perm);
 }
 
 int access_recheck_conn(pusher_t *p, conn_t *c)
@@ -192,8 +188,7 @@ int access_recheck_conn(pusher_t *p, conn_t *c)
     return n;
 }
 
-int access_authenticate(pusher_t *p, conn_t *c, const char *token,
-                        size_t len)
+int access_authenticate(pusher_t *p, conn_t *c, const char *token, size_t len)
 {
     identity_t *id = malloc(sizeof(*id));
     char why[256] = "";
@@ -205,9 +200,9 @@ int access_authenticate(pusher_t *p, conn_t *c, const char *token,
         /* No token is the public role where that is allowed, and is not
          * authenticating where it is not. */
         free(id);
-        if ((c->protocol == PROTO_GRAPHQL ? p->set.graphql_auth
-                                          : p->set.realtime_auth) ==
-            AUTH_MODE_PUBLIC)
+        if ((c->protocol == PROTO_GRAPHQL
+                 ? p->set.graphql_auth
+                 : p->set.realtime_auth) == AUTH_MODE_PUBLIC)
             return AUTH_OK;
         log_info(conn_tag(c), "token refused: the access token is empty");
         return AUTH_INVALID;
@@ -222,8 +217,9 @@ int access_authenticate(pusher_t *p, conn_t *c, const char *token,
         return (int)r;
     }
     if (id->has_role && !id->admin && !permissions_has_role(p->perms, id->role))
-        log_info(conn_tag(c), "role \"%s\" is not in the permissions file: "
-                              "it reads nothing",
+        log_info(conn_tag(c),
+                 "role \"%s\" is not in the permissions file: "
+                 "it reads nothing",
                  id->role);
     free(c->ident);
     c->ident = id;

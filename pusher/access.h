@@ -25,9 +25,8 @@ bool access_get(pusher_t *p, const conn_t *c, const collection_t *coll,
 
 /* The same for version ts of coll's schema (a subscription compiled
  * against an older version is checked against that one). */
-bool access_get_version(pusher_t *p, const conn_t *c,
-                        const collection_t *coll, const table_schema_t *ts,
-                        access_t *a);
+bool access_get_version(pusher_t *p, const conn_t *c, const collection_t *coll,
+                        const table_schema_t *ts, access_t *a);
 
 /* Frees what access_get filled; a may be passed again. */
 void access_release(access_t *a);
@@ -58,10 +57,10 @@ int access_recheck_conn(pusher_t *p, conn_t *c);
  * (AUTH_OK), or the auth_result_t of the refusal, whose reason is logged
  * with the connection; the client is only told that the token was
  * refused.  An empty token leaves the connection public where its
- * endpoint's auth mode is public, and is refused elsewhere.  The caller rechecks existing
- * subscriptions when the identity changed (access_recheck_conn). */
-int access_authenticate(pusher_t *p, conn_t *c, const char *token,
-                        size_t len);
+ * endpoint's auth mode is public, and is refused elsewhere.  The caller
+ * rechecks existing subscriptions when the identity changed
+ * (access_recheck_conn). */
+int access_authenticate(pusher_t *p, conn_t *c, const char *token, size_t len);
 
 /* The $CURRENT_USER / $CURRENT_ROLE of a connection. */
 void access_vars(const conn_t *c, filter_vars_t *vars);

@@ -47,7 +47,7 @@ typedef struct registry_state {
     registry_client_t *client; /* used by the worker only */
     cached_schema_t *schemas;
     int nschemas;
-    int *wanted;               /* schema ids to fetch */
+    int *wanted; /* schema ids to fetch */
     int nwanted;
     bool busy;
     bool refreshed;
@@ -113,8 +113,8 @@ static const table_schema_t *remember(registry_state_t *rs, int id,
 
 /* The collection name of a table: the table's name when it is in the
  * configured database schema; other schemas are not offered. */
-static bool collection_name(pusher_t *p, const table_schema_t *ts,
-                            char *out, size_t outlen)
+static bool collection_name(pusher_t *p, const table_schema_t *ts, char *out,
+                            size_t outlen)
 {
     if (strcmp(ts->nspname, p->set.db_schema) != 0)
         return false;
@@ -196,8 +196,7 @@ static bool fetch_subjects(registry_client_t *rc, const char *prefix,
         /* "<prefix>.<schema>.<table>-value"; "<prefix>._schemas" and keys
          * are not collections. */
         if (!subject || len < plen + 7 || strncmp(subject, prefix, plen) != 0 ||
-            subject[plen] != '.' ||
-            strcmp(subject + len - 6, "-value") != 0)
+            subject[plen] != '.' || strcmp(subject + len - 6, "-value") != 0)
             continue;
         buf_init(&schema, 0);
         if (!registry_client_latest(rc, subject, &f->id, &schema, &not_found,
@@ -275,8 +274,9 @@ static void job_done(uv_work_t *w, int status)
         if (job->kind == JOB_SCHEMA && job->not_found) {
             /* Records of this id can never be decoded: let the consumer
              * skip them with an error rather than wait forever. */
-            log_error("registry", "schema id %d is unknown to the registry: "
-                                  "its records are skipped",
+            log_error("registry",
+                      "schema id %d is unknown to the registry: "
+                      "its records are skipped",
                       job->schema_id);
             drop_wanted(rs, job->schema_id);
             rs->schemas = realloc(rs->schemas, (size_t)(rs->nschemas + 1) *

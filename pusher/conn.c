@@ -209,6 +209,16 @@ void conn_append(conn_t *c, const void *data, size_t len)
     c->out.len += len;
 }
 
+void conn_send_json(conn_t *c, json_t *msg)
+{
+    char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+    if (text)
+        conn_send(c, text, strlen(text));
+    free(text);
+    json_decref(msg);
+}
+
 bool conn_send(conn_t *c, const char *data, size_t len)
 {
     if (!conn_frame_begin(c, len))
@@ -368,8 +378,8 @@ static void on_flush_timer(uv_timer_t *t)
 
 void conn_flush_batched(pusher_t *p)
 {
-    int64_t wait = p->last_flush_ms + p->set.flush_interval_ms -
-                   pusher_now_ms();
+    int64_t wait =
+        p->last_flush_ms + p->set.flush_interval_ms - pusher_now_ms();
 
     if (!p->dirty)
         return;
@@ -390,8 +400,8 @@ int conn_on_writable(conn_t *c)
 
     if (left > 0) {
         size_t n = chunk_of_frames(c);
-        int written = lws_write(c->wsi, c->out.data + c->out_sent, n,
-                                LWS_WRITE_RAW);
+        int written =
+            lws_write(c->wsi, c->out.data + c->out_sent, n, LWS_WRITE_RAW);
 
         if (written < 0)
             return -1;
@@ -461,8 +471,8 @@ bool conn_rate_ok(conn_t *c)
 
     if (p->set.rate_limit <= 0)
         return true;
-    c->tokens += (double)(now - c->tokens_ms) * (double)p->set.rate_limit /
-                 1000.0;
+    c->tokens +=
+        (double)(now - c->tokens_ms) * (double)p->set.rate_limit / 1000.0;
     c->tokens_ms = now;
     if (c->tokens > (double)p->set.rate_burst)
         c->tokens = (double)p->set.rate_burst;

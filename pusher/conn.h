@@ -7,12 +7,12 @@
 #include "pusher.h"
 
 /* Close codes we use besides the protocol's own. */
-#define CLOSE_NORMAL        1000
-#define CLOSE_GOING_AWAY    1001
-#define CLOSE_UNSUPPORTED   1003
-#define CLOSE_TOO_BIG       1009
-#define CLOSE_INTERNAL      1011
-#define CLOSE_TRY_AGAIN     1013
+#define CLOSE_NORMAL      1000
+#define CLOSE_GOING_AWAY  1001
+#define CLOSE_UNSUPPORTED 1003
+#define CLOSE_TOO_BIG     1009
+#define CLOSE_INTERNAL    1011
+#define CLOSE_TRY_AGAIN   1013
 
 /* Starts tracking a connection that has just been upgraded. */
 void conn_open(pusher_t *p, conn_t *c, struct lws *wsi, protocol_t proto);
@@ -23,6 +23,10 @@ void conn_closed(pusher_t *p, conn_t *c);
 /* Appends one text message as a WebSocket frame.  false when the send
  * queue limit is passed (the connection is then being closed). */
 bool conn_send(conn_t *c, const char *data, size_t len);
+
+/* Sends msg as one compact JSON text message and releases it (the
+ * protocols' control messages; events are framed by the fan-out). */
+void conn_send_json(conn_t *c, json_t *msg);
 
 /* Starts a frame of payload_len bytes whose payload the caller appends
  * with conn_append; false when the queue limit is passed. */

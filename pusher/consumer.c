@@ -30,8 +30,8 @@ typedef struct consumer {
     bool poll_open;
     rd_kafka_message_t *batch[BATCH_SIZE];
     int nbatch;
-    int at;              /* next message of batch to process */
-    bool paused;         /* waiting for a schema */
+    int at;      /* next message of batch to process */
+    bool paused; /* waiting for a schema */
     arena_t arena;
     buf_t cursor;
     int64_t last_error_log_ms;
@@ -56,13 +56,20 @@ bool consumer_init(pusher_t *p, char *err, size_t errlen)
 {
     char fetch_wait[16];
     const char *defaults[] = {
-        "group.id", "cdc-pusher",
-        "enable.auto.commit", "false",
-        "enable.partition.eof", "false",
-        "auto.offset.reset", "latest",
-        "fetch.wait.max.ms", fetch_wait,
-        "fetch.error.backoff.ms", "50",
-        "client.id", "cdc-pusher",
+        "group.id",
+        "cdc-pusher",
+        "enable.auto.commit",
+        "false",
+        "enable.partition.eof",
+        "false",
+        "auto.offset.reset",
+        "latest",
+        "fetch.wait.max.ms",
+        fetch_wait,
+        "fetch.error.backoff.ms",
+        "50",
+        "client.id",
+        "cdc-pusher",
         NULL,
     };
     consumer_t *k = calloc(1, sizeof(*k));
@@ -205,8 +212,7 @@ static void activate(pusher_t *p, live_topic_t *lt)
     log_info(coll->topic, "reading %d partitions live", lt->nparts);
 }
 
-bool consumer_watch(pusher_t *p, collection_t *coll, char *err,
-                    size_t errlen)
+bool consumer_watch(pusher_t *p, collection_t *coll, char *err, size_t errlen)
 {
     consumer_t *k = p->consumer;
     rd_kafka_topic_partition_list_t *parts;
@@ -285,6 +291,11 @@ void consumer_unused(pusher_t *p, collection_t *coll)
         coll->live->unused_since_ms = (uint64_t)pusher_now_ms();
 }
 
+/* The topic live_of found last, remembered for the next message; release
+ * forgets it with the live topic. */
+static const rd_kafka_topic_t *last_rkt;
+static live_topic_t *last_lt;
+
 static void release(pusher_t *p, collection_t *coll)
 {
     consumer_t *k = p->consumer;
@@ -307,6 +318,10 @@ static void release(pusher_t *p, collection_t *coll)
             rd_kafka_message_destroy(k->batch[i]);
             k->batch[i] = NULL;
         }
+    }
+    if (last_lt == lt) {
+        last_lt = NULL;
+        last_rkt = NULL;
     }
     rd_kafka_topic_destroy(lt->rkt);
     free(lt->parts);
@@ -343,8 +358,9 @@ int consumer_decode(pusher_t *p, collection_t *coll, const void *value,
     int st;
 
     if (!wire_get_header(value, len, &id)) {
-        snprintf(err, errlen, "record of topic \"%s\" is not in the "
-                              "Confluent wire format",
+        snprintf(err, errlen,
+                 "record of topic \"%s\" is not in the "
+                 "Confluent wire format",
                  coll->topic);
         return -1;
     }
@@ -370,8 +386,6 @@ int consumer_decode(pusher_t *p, collection_t *coll, const void *value,
  * creation. */
 static live_topic_t *live_of(pusher_t *p, const rd_kafka_message_t *m)
 {
-    static const rd_kafka_topic_t *last_rkt;
-    static live_topic_t *last_lt;
     const char *name;
 
     if (!m->rkt)

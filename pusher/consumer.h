@@ -13,8 +13,7 @@ void consumer_free(pusher_t *p);
  * before the current end of each partition to learn its position, then
  * starts the waiting subscriptions.  false with err when Kafka cannot
  * describe the topic. */
-bool consumer_watch(pusher_t *p, collection_t *coll, char *err,
-                    size_t errlen);
+bool consumer_watch(pusher_t *p, collection_t *coll, char *err, size_t errlen);
 
 /* Notes that coll has no subscriptions left; its partitions are released
  * after a while unless someone subscribes again. */

@@ -52,6 +52,9 @@ static bool get_varint(const uint8_t *p, size_t len, size_t *at, uint64_t *v)
         if (*at >= len)
             return false;
         b = p[(*at)++];
+        /* One spelling per value: no trailing zero byte, no bit past 64. */
+        if ((shift > 0 && b == 0) || (shift == 63 && b > 1))
+            return false;
         out |= (uint64_t)(b & 0x7F) << shift;
         if (!(b & 0x80)) {
             *v = out;
@@ -97,19 +100,39 @@ static void mac(const uint8_t key[CURSOR_KEY_SIZE], const uint8_t *data,
     memcpy(out, full, MAC_SIZE);
 }
 
+bool cursor_seal(const uint8_t *body, size_t len,
+                 const uint8_t key[CURSOR_KEY_SIZE], buf_t *out)
+{
+    uint8_t tag[MAC_SIZE];
+    uint32_t bits = 0;
+    int nbits = 0;
+
+    mac(key, body, len, tag);
+    if (!buf_reserve(out, (len + MAC_SIZE) * 4 / 3 + 4))
+        return false;
+    for (size_t i = 0; i < len + MAC_SIZE; i++) {
+        bits = bits << 8 | (i < len ? body[i] : tag[i - len]);
+        nbits += 8;
+        while (nbits >= 6) {
+            nbits -= 6;
+            out->data[out->len++] = (uint8_t)b64url[(bits >> nbits) & 63];
+        }
+    }
+    if (nbits > 0)
+        out->data[out->len++] = (uint8_t)b64url[(bits << (6 - nbits)) & 63];
+    return true;
+}
+
 bool cursor_encode(const uint8_t topic_hash[8], const cursor_part_t *parts,
-                   int nparts, const uint8_t key[CURSOR_KEY_SIZE],
-                   buf_t *out)
+                   int nparts, const uint8_t key[CURSOR_KEY_SIZE], buf_t *out)
 {
     uint8_t *raw;
     size_t n = 0;
-    uint32_t bits = 0;
-    int nbits = 0;
     bool ok;
 
     if (nparts < 0 || nparts > CURSOR_MAX_PARTITIONS)
         return false;
-    raw = malloc(1 + 8 + 10 + (size_t)nparts * 61 + MAC_SIZE);
+    raw = malloc(1 + 8 + 10 + (size_t)nparts * 61);
     if (!raw)
         return false;
     raw[n++] = CURSOR_VERSION;
@@ -128,20 +151,7 @@ bool cursor_encode(const uint8_t topic_hash[8], const cursor_part_t *parts,
             put_varint(raw, &n, parts[i].max_pos.seq);
         }
     }
-    mac(key, raw, n, raw + n);
-    n += MAC_SIZE;
-
-    ok = buf_reserve(out, n * 4 / 3 + 4);
-    for (size_t i = 0; ok && i < n; i++) {
-        bits = bits << 8 | raw[i];
-        nbits += 8;
-        while (nbits >= 6) {
-            nbits -= 6;
-            out->data[out->len++] = (uint8_t)b64url[(bits >> nbits) & 63];
-        }
-    }
-    if (ok && nbits > 0)
-        out->data[out->len++] = (uint8_t)b64url[(bits << (6 - nbits)) & 63];
+    ok = cursor_seal(raw, n, key, out);
     free(raw);
     return ok;
 }
@@ -191,9 +201,10 @@ cursor_status_t cursor_decode(const char *text, size_t len,
             raw[n++] = (uint8_t)(bits >> nbits);
         }
     }
-    /* Bits left over in the last character must be zero, so that one
-     * cursor has exactly one spelling. */
-    if (nbits > 0 && (bits & ((1u << nbits) - 1)) != 0) {
+    /* Bits left over in the last character must be zero, and never a
+     * whole character's worth (no byte count encodes to such a length),
+     * so that one cursor has exactly one spelling. */
+    if (nbits >= 6 || (nbits > 0 && (bits & ((1u << nbits) - 1)) != 0)) {
         snprintf(err, errlen, "cursor is not canonical base64url");
         goto out;
     }
@@ -250,6 +261,12 @@ cursor_status_t cursor_decode(const char *text, size_t len,
         if (differs) {
             c->parts[i].max_pos.commit_lsn = lsn;
             c->parts[i].max_pos.seq = seq;
+            /* Equal positions are written once (one spelling). */
+            if (wire_position_cmp(&c->parts[i].max_pos,
+                                  &c->parts[i].last_pos) == 0) {
+                snprintf(err, errlen, "cursor repeats a position");
+                goto out;
+            }
         }
     }
     if (at != n) {

@@ -25,10 +25,10 @@
 #define CURSOR_KEY_SIZE       32
 
 typedef struct cursor_part {
-    int64_t next_offset;       /* 0: the partition's start */
-    wire_position_t last_pos;  /* position of the record at next_offset-1 */
-    wire_position_t max_pos;   /* highest position before next_offset, for
-                                  dropping records the reader duplicated */
+    int64_t next_offset;      /* 0: the partition's start */
+    wire_position_t last_pos; /* position of the record at next_offset-1 */
+    wire_position_t max_pos;  /* highest position before next_offset, for
+                                 dropping records the reader duplicated */
 } cursor_part_t;
 
 typedef struct cursor {
@@ -49,8 +49,13 @@ void cursor_topic_hash(const char *topic, uint8_t out[8]);
 
 /* Appends the cursor text for nparts partitions of topic_hash. */
 bool cursor_encode(const uint8_t topic_hash[8], const cursor_part_t *parts,
-                   int nparts, const uint8_t key[CURSOR_KEY_SIZE],
-                   buf_t *out);
+                   int nparts, const uint8_t key[CURSOR_KEY_SIZE], buf_t *out);
+
+/* Appends the text of a cursor whose unsigned bytes are body: signs them
+ * and encodes the whole.  cursor_encode builds the body; tests and fuzz
+ * targets pass bodies of their own.  False when out cannot grow. */
+bool cursor_seal(const uint8_t *body, size_t len,
+                 const uint8_t key[CURSOR_KEY_SIZE], buf_t *out);
 
 /* Decodes text for topic_hash.  On CURSOR_OK *out is a malloc'ed cursor
  * the caller frees; otherwise err says what was wrong. */

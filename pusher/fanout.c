@@ -177,9 +177,8 @@ static int decide(const group_t *g, const view_t *v, change_op_t op,
             return -1;
         before_perm = match(g->perm, v->before, now);
         before_sub = match(g->filter, v->before, now);
-        return before_perm == MATCH_YES && before_sub != MATCH_NO
-                   ? EVENT_DELETE
-                   : -1;
+        return before_perm == MATCH_YES && before_sub != MATCH_NO ? EVENT_DELETE
+                                                                  : -1;
     case OP_UPDATE:
         if (!v->before_full)
             return after_in ? EVENT_UPDATE : -1;
@@ -245,8 +244,7 @@ static void put_row(buf_t *out, const projection_t *pr,
         first = false;
         buf_append(out, f->name_json, f->name_len);
         if (f->column < 0)
-            buf_json_string(out, pr->typename_data,
-                            strlen(pr->typename_data));
+            buf_json_string(out, pr->typename_data, strlen(pr->typename_data));
         else if (pr->protocol == PROTO_GRAPHQL &&
                  graphql_id_number(&ts->cols[f->column], &row[f->column]))
             put_id(out, &ts->cols[f->column], &row[f->column]);
@@ -337,8 +335,8 @@ static void payload(dispatch_t *d, const projection_t *pr, const view_t *v,
     if (!d->cursor) {
         buf_reset(&p->cursor_text);
         d->cursor_fn(d->cursor_arg, &p->cursor_text);
-        d->cursor = buf_cstr(&p->cursor_text) ? (char *)p->cursor_text.data
-                                               : "";
+        d->cursor =
+            buf_cstr(&p->cursor_text) ? (char *)p->cursor_text.data : "";
         d->cursor_len = p->cursor_text.len;
     }
     for (int i = 0; i < d->ncache; i++) {
@@ -350,8 +348,8 @@ static void payload(dispatch_t *d, const projection_t *pr, const view_t *v,
     }
     start = p->payloads.len;
     if (pr->protocol == PROTO_GRAPHQL)
-        put_graphql(&p->payloads, p, pr, v->ts, event, event_names[event],
-                    row, d->cursor, d->cursor_len);
+        put_graphql(&p->payloads, p, pr, v->ts, event, event_names[event], row,
+                    d->cursor, d->cursor_len);
     else
         put_realtime(&p->payloads, pr, v->ts, event, row, d->cursor,
                      d->cursor_len);
@@ -446,9 +444,9 @@ void fanout_dispatch(pusher_t *p, collection_t *coll,
     arena_reset(&p->event_arena);
 }
 
-void fanout_dispatch_one(pusher_t *p, sub_t *s,
-                         const table_schema_t *record_ts, const change_t *ch,
-                         cursor_fn_t cursor_fn, void *cursor_arg)
+void fanout_dispatch_one(pusher_t *p, sub_t *s, const table_schema_t *record_ts,
+                         const change_t *ch, cursor_fn_t cursor_fn,
+                         void *cursor_arg)
 {
     group_t g = {0};
     dispatch_t d;
@@ -780,7 +778,6 @@ refuse:
     return NULL;
 }
 
-
 void fanout_sub_error(pusher_t *p, sub_t *s, const char *code,
                       const char *message)
 {
@@ -792,30 +789,44 @@ void fanout_sub_error(pusher_t *p, sub_t *s, const char *code,
     fanout_unsubscribe(p, s);
 }
 
-void fanout_set_perm(pusher_t *p, sub_t *s, filter_t *perm)
+bool fanout_set_perm(pusher_t *p, sub_t *s, filter_t *perm)
 {
+    group_t *g = s->group;
+    filter_t *own = NULL;
+    buf_t text;
+    char err[256] = "out of memory";
+
     if (s->state != SUB_LIVE) {
         filter_free(s->perm);
         s->perm = perm;
-        return;
+        return true;
     }
+
     /* The group owns the old filters; the subscription carries copies of
      * what makes its key, so it rejoins with its own. */
-    {
-        group_t *g = s->group;
-        buf_t text;
-        char err[256];
-
-        buf_init(&text, 0);
-        if (g->filter && filter_canonical(g->filter, &text) &&
-            buf_cstr(&text))
-            s->filter = filter_compile_text((char *)text.data, text.len,
-                                            g->ts, NULL, NULL, NULL, err,
-                                            sizeof(err));
+    buf_init(&text, 0);
+    if (g->filter &&
+        (!filter_canonical(g->filter, &text) || !buf_cstr(&text) ||
+         !(own = filter_compile_text((char *)text.data, text.len, g->ts, NULL,
+                                     NULL, NULL, err, sizeof(err))))) {
         buf_free(&text);
-        leave_group(s);
+        filter_free(perm);
+        log_error(conn_tag(s->conn),
+                  "subscription \"%s\" could not keep its filter across a "
+                  "permissions reload: %s",
+                  s->id ? s->id : "", err);
+        fanout_sub_error(p, s, "INTERNAL",
+                         "the subscription's filter could not be kept: "
+                         "subscribe again");
+        return false;
     }
+    buf_free(&text);
+    leave_group(s);
+    s->filter = own;
     s->perm = perm;
-    if (!join_group(p, s))
+    if (!join_group(p, s)) {
         conn_close(s->conn, CLOSE_INTERNAL, "out of memory", false);
+        return false;
+    }
+    return true;
 }

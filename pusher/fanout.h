@@ -12,23 +12,23 @@
 typedef struct sub_request {
     collection_t *coll;
     const table_schema_t *ts; /* the version filter and shape refer to */
-    const char *id;        /* graphql id / realtime uid; NULL allowed */
-    unsigned events;       /* EVENTS_ALL or a subset */
-    filter_t *filter;      /* owned by the subscription from now on */
-    filter_t *perm;        /* likewise */
-    projection_t *proj;    /* interned; the subscription takes a ref */
-    bool send_init;        /* answer with an init event and cursor */
-    bool init_data;        /* realtime init lists data (empty) */
-    const char *after;     /* cursor to resume from; NULL: from now */
+    const char *id;           /* graphql id / realtime uid; NULL allowed */
+    unsigned events;          /* EVENTS_ALL or a subset */
+    filter_t *filter;         /* owned by the subscription from now on */
+    filter_t *perm;           /* likewise */
+    projection_t *proj;       /* interned; the subscription takes a ref */
+    bool send_init;           /* answer with an init event and cursor */
+    bool init_data;           /* realtime init lists data (empty) */
+    const char *after;        /* cursor to resume from; NULL: from now */
 } sub_request_t;
 
 /* Error codes of a refused subscription, as the protocols name them. */
 typedef enum sub_error {
     SUB_ERROR_NONE,
-    SUB_ERROR_LIMIT,          /* too many subscriptions on the connection */
+    SUB_ERROR_LIMIT, /* too many subscriptions on the connection */
     SUB_ERROR_CURSOR_INVALID,
     SUB_ERROR_CURSOR_EXPIRED,
-    SUB_ERROR_UNAVAILABLE,    /* Kafka cannot be read right now */
+    SUB_ERROR_UNAVAILABLE, /* Kafka cannot be read right now */
 } sub_error_t;
 
 /* Adds a subscription to connection c.  It starts delivering once its
@@ -55,9 +55,9 @@ void fanout_dispatch(pusher_t *p, collection_t *coll,
                      cursor_fn_t cursor_fn, void *cursor_arg);
 
 /* Delivers one change to a single subscription that is catching up. */
-void fanout_dispatch_one(pusher_t *p, sub_t *s,
-                         const table_schema_t *record_ts, const change_t *ch,
-                         cursor_fn_t cursor_fn, void *cursor_arg);
+void fanout_dispatch_one(pusher_t *p, sub_t *s, const table_schema_t *record_ts,
+                         const change_t *ch, cursor_fn_t cursor_fn,
+                         void *cursor_arg);
 
 /* Moves a subscription into its live group and, if asked, sends its init
  * event with cursor (the position it starts after). */
@@ -69,8 +69,10 @@ void fanout_send_init(pusher_t *p, sub_t *s, const char *cursor,
                       size_t cursor_len);
 
 /* Replaces a subscription's role filter (permissions were reloaded); it
- * moves to the group of its new key.  Takes ownership of perm. */
-void fanout_set_perm(pusher_t *p, sub_t *s, filter_t *perm);
+ * moves to the group of its new key.  Takes ownership of perm.  False when
+ * the subscription could not be kept: it has been ended (with an error to
+ * its client) and freed. */
+bool fanout_set_perm(pusher_t *p, sub_t *s, filter_t *perm);
 
 /* Ends a subscription with an error the client can act on (code such as
  * "CURSOR_EXPIRED"), in its protocol's shape, then removes it. */

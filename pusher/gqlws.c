@@ -23,25 +23,15 @@
 #define GQLWS_MAX_ID     256
 #define GQLWS_MAX_ERRORS 8
 
-static void send_json(conn_t *c, json_t *msg)
-{
-    char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-    if (text)
-        conn_send(c, text, strlen(text));
-    free(text);
-    json_decref(msg);
-}
-
 static json_t *error_object(const char *message, int line, int column,
                             const char *code)
 {
     json_t *e = json_pack("{s:s}", "message", message);
 
     if (line > 0)
-        json_object_set_new(e, "locations",
-                            json_pack("[{s:i, s:i}]", "line", line, "column",
-                                      column));
+        json_object_set_new(
+            e, "locations",
+            json_pack("[{s:i, s:i}]", "line", line, "column", column));
     if (code)
         json_object_set_new(e, "extensions", json_pack("{s:s}", "code", code));
     return e;
@@ -50,9 +40,8 @@ static json_t *error_object(const char *message, int line, int column,
 void gqlws_send_error(conn_t *c, const char *id, const char *code,
                       const char *message)
 {
-    send_json(c, json_pack("{s:s, s:s, s:[o]}", "id", id, "type", "error",
-                           "payload",
-                           error_object(message, 0, 0, code)));
+    conn_send_json(c, json_pack("{s:s, s:s, s:[o]}", "id", id, "type", "error",
+                                "payload", error_object(message, 0, 0, code)));
 }
 
 static void send_errors(conn_t *c, const char *id, const gql_error_t *errs,
@@ -61,22 +50,21 @@ static void send_errors(conn_t *c, const char *id, const gql_error_t *errs,
     json_t *list = json_array();
 
     for (int i = 0; i < n; i++)
-        json_array_append_new(list, error_object(errs[i].message,
-                                                 errs[i].line,
+        json_array_append_new(list, error_object(errs[i].message, errs[i].line,
                                                  errs[i].column, code));
-    send_json(c, json_pack("{s:s, s:s, s:o}", "id", id, "type", "error",
-                           "payload", list));
+    conn_send_json(c, json_pack("{s:s, s:s, s:o}", "id", id, "type", "error",
+                                "payload", list));
 }
 
 static void on_init(pusher_t *p, conn_t *c, json_t *payload)
 {
-    const char *token = json_string_value(json_object_get(payload,
-                                                          "access_token"));
+    const char *token =
+        json_string_value(json_object_get(payload, "access_token"));
     int r;
 
     if (c->init_seen) {
-        conn_close(c, GQLWS_TOO_MANY_INITS,
-                   "Too many initialisation requests", false);
+        conn_close(c, GQLWS_TOO_MANY_INITS, "Too many initialisation requests",
+                   false);
         return;
     }
     c->init_seen = true;
@@ -92,7 +80,7 @@ static void on_init(pusher_t *p, conn_t *c, json_t *payload)
         return;
     }
     c->state = CONN_READY;
-    send_json(c, json_pack("{s:s}", "type", "connection_ack"));
+    conn_send_json(c, json_pack("{s:s}", "type", "connection_ack"));
 }
 
 /* Compiles and starts one subscription. */
@@ -100,8 +88,8 @@ static void on_subscribe(pusher_t *p, conn_t *c, const char *id,
                          json_t *payload)
 {
     const char *query = json_string_value(json_object_get(payload, "query"));
-    const char *opname = json_string_value(json_object_get(payload,
-                                                          "operationName"));
+    const char *opname =
+        json_string_value(json_object_get(payload, "operationName"));
     json_t *variables = json_object_get(payload, "variables");
     gql_collection_t *colls = calloc((size_t)p->ncolls + 1, sizeof(*colls));
     access_t *access = calloc((size_t)p->ncolls + 1, sizeof(*access));
@@ -215,8 +203,7 @@ void gqlws_message(pusher_t *p, conn_t *c, const char *text, size_t len)
     }
     if (strcmp(type, "connection_init") == 0) {
         if (payload && !json_is_object(payload) && !json_is_null(payload)) {
-            conn_close(c, GQLWS_BAD_REQUEST, "Invalid message received",
-                       false);
+            conn_close(c, GQLWS_BAD_REQUEST, "Invalid message received", false);
             goto out;
         }
         on_init(p, c, payload);
@@ -225,7 +212,7 @@ void gqlws_message(pusher_t *p, conn_t *c, const char *text, size_t len)
 
         if (payload && json_is_object(payload))
             json_object_set(pong, "payload", payload);
-        send_json(c, pong);
+        conn_send_json(c, pong);
     } else if (strcmp(type, "pong") == 0) {
         /* A keepalive answer: last_seen is already updated. */
     } else if (strcmp(type, "subscribe") == 0) {
@@ -236,15 +223,15 @@ void gqlws_message(pusher_t *p, conn_t *c, const char *text, size_t len)
         if (!id || !*id || strlen(id) > GQLWS_MAX_ID ||
             !json_is_object(payload) ||
             !json_is_string(json_object_get(payload, "query"))) {
-            conn_close(c, GQLWS_BAD_REQUEST, "Invalid message received",
-                       false);
+            conn_close(c, GQLWS_BAD_REQUEST, "Invalid message received", false);
             goto out;
         }
         if (fanout_find(c, id)) {
             char reason[GQLWS_MAX_ID + 40];
 
-            snprintf(reason, sizeof(reason), "Subscriber for %s already "
-                                             "exists",
+            snprintf(reason, sizeof(reason),
+                     "Subscriber for %s already "
+                     "exists",
                      id);
             conn_close(c, GQLWS_DUPLICATE, reason, false);
             goto out;
@@ -259,8 +246,7 @@ void gqlws_message(pusher_t *p, conn_t *c, const char *text, size_t len)
         sub_t *s;
 
         if (!id) {
-            conn_close(c, GQLWS_BAD_REQUEST, "Invalid message received",
-                       false);
+            conn_close(c, GQLWS_BAD_REQUEST, "Invalid message received", false);
             goto out;
         }
         s = fanout_find(c, id);

@@ -7,13 +7,13 @@
 #include "pusher.h"
 
 /* Close codes of graphql-transport-ws. */
-#define GQLWS_BAD_REQUEST        4400
-#define GQLWS_UNAUTHORIZED       4401
-#define GQLWS_FORBIDDEN          4403
-#define GQLWS_SUBPROTOCOL        4406
-#define GQLWS_INIT_TIMEOUT       4408
-#define GQLWS_DUPLICATE          4409
-#define GQLWS_TOO_MANY_INITS     4429
+#define GQLWS_BAD_REQUEST    4400
+#define GQLWS_UNAUTHORIZED   4401
+#define GQLWS_FORBIDDEN      4403
+#define GQLWS_SUBPROTOCOL    4406
+#define GQLWS_INIT_TIMEOUT   4408
+#define GQLWS_DUPLICATE      4409
+#define GQLWS_TOO_MANY_INITS 4429
 
 /* Handles one text message from the client. */
 void gqlws_message(pusher_t *p, conn_t *c, const char *text, size_t len);

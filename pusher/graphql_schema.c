@@ -553,9 +553,8 @@ static void add_collection(builder_t *b, const gql_collection_t *col,
         return;
     id = gql_schema_type(b->s, "ID");
     /* Nullable: the init event has no key, nor has a table without one. */
-    mut->fields[0] = (gql_field_def_t){.name = "key",
-                                       .type = id,
-                                       .role = GQL_ROLE_KEY};
+    mut->fields[0] =
+        (gql_field_def_t){.name = "key", .type = id, .role = GQL_ROLE_KEY};
     mut->fields[1] = (gql_field_def_t){
         .name = "event", .type = b->s->event_enum, .role = GQL_ROLE_EVENT};
     mut->fields[2] = (gql_field_def_t){.name = "cursor",

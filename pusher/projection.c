@@ -96,10 +96,9 @@ projection_t *projection_from_plan(const gql_plan_t *plan,
             snprintf(pr->typename_top, n + sizeof("_mutated"), "%s_mutated",
                      plan->collection);
     }
-    pr->top = calloc(plan->ntop ? (size_t)plan->ntop : 1,
-                     sizeof(proj_field_t));
-    if (!pr->root_json || !pr->key || !pr->typename_data ||
-        !pr->typename_top || !pr->top)
+    pr->top = calloc(plan->ntop ? (size_t)plan->ntop : 1, sizeof(proj_field_t));
+    if (!pr->root_json || !pr->key || !pr->typename_data || !pr->typename_top ||
+        !pr->top)
         goto fail;
     pr->ntop = plan->ntop;
     for (int i = 0; i < plan->ntop; i++) {

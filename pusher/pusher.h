@@ -56,15 +56,15 @@ typedef enum auth_mode {
 
 /* A table as clients name it, with its latest schema. */
 struct collection {
-    char *name;              /* "articles" */
-    char *topic;             /* "cdc.public.articles" */
-    table_schema_t *schema;  /* latest version */
+    char *name;             /* "articles" */
+    char *topic;            /* "cdc.public.articles" */
+    table_schema_t *schema; /* latest version */
     int schema_id;
-    group_t *groups;         /* groups of live subscriptions */
-    sub_t *waiting;          /* subscriptions waiting for the topic */
-    int nsubs;               /* all subscriptions of the collection */
-    live_topic_t *live;      /* consumption state; NULL while unused */
-    bool seen;               /* still listed by the registry */
+    group_t *groups;    /* groups of live subscriptions */
+    sub_t *waiting;     /* subscriptions waiting for the topic */
+    int nsubs;          /* all subscriptions of the collection */
+    live_topic_t *live; /* consumption state; NULL while unused */
+    bool seen;          /* still listed by the registry */
 };
 
 /* One partition as the live consumer has read it. */
@@ -83,7 +83,7 @@ typedef enum live_state {
 struct live_topic {
     collection_t *coll;
     rd_kafka_topic_t *rkt;
-    uint8_t hash[8];          /* cursor identity of the topic */
+    uint8_t hash[8]; /* cursor identity of the topic */
     int nparts;
     live_part_t *parts;
     live_state_t state;
@@ -102,10 +102,10 @@ typedef enum proj_out {
 } proj_out_t;
 
 typedef struct proj_field {
-    char *name_json;  /* "\"title\":" ready to copy */
+    char *name_json; /* "\"title\":" ready to copy */
     size_t name_len;
-    int column;       /* a column of the row; -1: __typename */
-    proj_out_t out;   /* top-level fields of GraphQL */
+    int column;                /* a column of the row; -1: __typename */
+    proj_out_t out;            /* top-level fields of GraphQL */
     struct proj_field *fields; /* PROJ_DATA: the row's selected columns */
     int nfields;
 } proj_field_t;
@@ -113,16 +113,16 @@ typedef struct proj_field {
 struct projection {
     char *key;
     protocol_t protocol;
-    char *root_json;      /* GraphQL: "\"articles_mutated\":" */
+    char *root_json; /* GraphQL: "\"articles_mutated\":" */
     size_t root_len;
-    char *typename_top;   /* "articles_mutated" */
-    char *typename_data;  /* "articles" */
-    proj_field_t *top;    /* GraphQL selection on the event */
+    char *typename_top;  /* "articles_mutated" */
+    char *typename_data; /* "articles" */
+    proj_field_t *top;   /* GraphQL selection on the event */
     int ntop;
-    proj_field_t *data;   /* realtime: the selected columns of the row */
+    proj_field_t *data; /* realtime: the selected columns of the row */
     int ndata;
     int refs;
-    projection_t *next;   /* intern table chain */
+    projection_t *next; /* intern table chain */
 };
 
 /* Subscriptions with the same collection, events, filter, permission
@@ -132,13 +132,13 @@ struct group {
     const table_schema_t *ts; /* version the filters and shape refer to */
     char *key;
     unsigned events;
-    filter_t *filter;  /* the subscription's, or NULL */
-    filter_t *perm;    /* the role's row filter, or NULL */
+    filter_t *filter; /* the subscription's, or NULL */
+    filter_t *perm;   /* the role's row filter, or NULL */
     projection_t *proj;
     sub_t **members;
     int nmembers;
     int cap;
-    group_t *next;     /* in coll->groups */
+    group_t *next; /* in coll->groups */
 };
 
 typedef enum sub_state {
@@ -149,11 +149,11 @@ typedef enum sub_state {
 
 struct sub {
     conn_t *conn;
-    char *id;          /* graphql id or realtime uid; NULL: none given */
-    char *id_json;     /* id as JSON text, ready to copy */
+    char *id;      /* graphql id or realtime uid; NULL: none given */
+    char *id_json; /* id as JSON text, ready to copy */
     size_t id_json_len;
     collection_t *coll;
-    group_t *group;    /* set while SUB_LIVE */
+    group_t *group; /* set while SUB_LIVE */
     int member_index;
     sub_state_t state;
     const table_schema_t *ts; /* version it was compiled against */
@@ -161,16 +161,16 @@ struct sub {
     filter_t *filter;
     filter_t *perm;
     projection_t *proj;
-    bool send_init;    /* tell the client its start (cursor, init) */
-    bool init_data;    /* realtime init carries "data" (no event given) */
-    cursor_t *resume;  /* resume point while replaying; owned */
+    bool send_init;   /* tell the client its start (cursor, init) */
+    bool init_data;   /* realtime init carries "data" (no event given) */
+    cursor_t *resume; /* resume point while replaying; owned */
     replay_t *replay;
     sub_t *next_waiting;
     uint64_t delivered;
 };
 
 typedef enum conn_state {
-    CONN_OPEN,       /* waiting for connection_init / auth */
+    CONN_OPEN, /* waiting for connection_init / auth */
     CONN_READY,
     CONN_CLOSING,
 } conn_state_t;
@@ -190,16 +190,16 @@ struct conn {
     uint16_t nsubs;
     uint16_t subs_cap;
     sub_t **subs;
-    identity_t *ident;   /* NULL: public */
-    buf_t out;           /* LWS_PRE bytes, then frames to be written */
-    size_t out_sent;     /* bytes of out already written */
-    buf_t in;            /* a message arriving in fragments */
+    identity_t *ident; /* NULL: public */
+    buf_t out;         /* LWS_PRE bytes, then frames to be written */
+    size_t out_sent;   /* bytes of out already written */
+    buf_t in;          /* a message arriving in fragments */
     int64_t opened_ms;
     int64_t last_seen_ms;
     int64_t last_ping_ms;
     int64_t reauth_deadline_ms; /* token expired: re-authenticate by then */
     int64_t close_sent_ms;      /* close frame written; peer's awaited */
-    double tokens;       /* rate limit bucket */
+    double tokens;              /* rate limit bucket */
     int64_t tokens_ms;
     char *close_reason;
     conn_t *prev, *next; /* every connection */
@@ -223,23 +223,23 @@ typedef struct pusher_settings {
     long max_subscriptions;
     long max_message_bytes;
     long max_queue_bytes;
-    long rate_limit;          /* messages per second per connection */
+    long rate_limit; /* messages per second per connection */
     long rate_burst;
     long refresh_ms;
     long fetch_wait_ms;
-    long max_replays;         /* replays running at once */
-    long flush_interval_ms;   /* batching window for event writes */
+    long max_replays;       /* replays running at once */
+    long flush_interval_ms; /* batching window for event writes */
     long max_total_queue_bytes;
 } pusher_settings_t;
 
 typedef struct pusher_stats {
-    uint64_t events;          /* records decoded */
-    uint64_t duplicates;      /* records dropped by position */
-    uint64_t deliveries;      /* frames queued for subscribers */
+    uint64_t events;     /* records decoded */
+    uint64_t duplicates; /* records dropped by position */
+    uint64_t deliveries; /* frames queued for subscribers */
     uint64_t delivery_bytes;
-    uint64_t evaluations;     /* group evaluations */
-    uint64_t serializations;  /* payloads built */
-    uint64_t slow_closes;     /* connections closed for their queue */
+    uint64_t evaluations;    /* group evaluations */
+    uint64_t serializations; /* payloads built */
+    uint64_t slow_closes;    /* connections closed for their queue */
     uint64_t rate_limited;
     uint64_t refused_upgrades;
     uint64_t decode_errors;
@@ -258,8 +258,8 @@ struct pusher {
     /* collections and schemas (collections.c) */
     collection_t **colls;
     int ncolls;
-    void *schemas;           /* schema cache by id */
-    void *registry;          /* registry client state */
+    void *schemas;  /* schema cache by id */
+    void *registry; /* registry client state */
     uint64_t last_refresh_ms;
 
     /* the live consumer (consumer.c) */
@@ -271,11 +271,11 @@ struct pusher {
     /* fan-out (fanout.c) */
     projection_t *projections;
     arena_t event_arena;
-    buf_t payloads;          /* serialized payloads of the current event */
-    buf_t cursor_text;       /* cursor of the current event */
+    buf_t payloads;    /* serialized payloads of the current event */
+    buf_t cursor_text; /* cursor of the current event */
     buf_t scratch;
     conn_t *dirty;
-    uv_timer_t flush_timer;   /* a batched flush waiting its turn */
+    uv_timer_t flush_timer; /* a batched flush waiting its turn */
     bool flush_armed;
     int64_t last_flush_ms;
 

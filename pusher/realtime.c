@@ -24,26 +24,15 @@
 #define REALTIME_MAX_UID    256
 #define REALTIME_MAX_FIELDS 1600
 
-static void send_json(conn_t *c, json_t *msg)
-{
-    char *text = json_dumps(msg, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-    if (text)
-        conn_send(c, text, strlen(text));
-    free(text);
-    json_decref(msg);
-}
-
 void realtime_send_error(conn_t *c, const char *type, const char *code,
                          const char *message, const char *uid)
 {
-    json_t *msg = json_pack("{s:s, s:s, s:{s:s, s:s}}", "type", type,
-                            "status", "error", "error", "code", code,
-                            "message", message);
+    json_t *msg = json_pack("{s:s, s:s, s:{s:s, s:s}}", "type", type, "status",
+                            "error", "error", "code", code, "message", message);
 
     if (uid)
         json_object_set_new(msg, "uid", json_string(uid));
-    send_json(c, msg);
+    conn_send_json(c, msg);
 }
 
 static bool authenticated(const pusher_t *p, const conn_t *c)
@@ -53,8 +42,7 @@ static bool authenticated(const pusher_t *p, const conn_t *c)
 
 static void on_auth(pusher_t *p, conn_t *c, json_t *msg, const char *uid)
 {
-    const char *token = json_string_value(json_object_get(msg,
-                                                          "access_token"));
+    const char *token = json_string_value(json_object_get(msg, "access_token"));
     json_t *ok;
     int r;
 
@@ -74,8 +62,8 @@ static void on_auth(pusher_t *p, conn_t *c, json_t *msg, const char *uid)
     /* Every refused token gets the same answer; the log says why. */
     r = access_authenticate(p, c, token, strlen(token));
     if (r != AUTH_OK) {
-        realtime_send_error(c, "auth", "AUTH_FAILED",
-                            "authentication failed", uid);
+        realtime_send_error(c, "auth", "AUTH_FAILED", "authentication failed",
+                            uid);
         conn_close(c, CLOSE_NORMAL, "authentication failed", false);
         return;
     }
@@ -84,7 +72,7 @@ static void on_auth(pusher_t *p, conn_t *c, json_t *msg, const char *uid)
     ok = json_pack("{s:s, s:s}", "type", "auth", "status", "ok");
     if (uid)
         json_object_set_new(ok, "uid", json_string(uid));
-    send_json(c, ok);
+    conn_send_json(c, ok);
     /* The new identity may read less than the one subscriptions began
      * with. */
     access_recheck_conn(p, c);
@@ -133,11 +121,10 @@ static int read_fields(json_t *fields, const char **out, char **copy)
     return n;
 }
 
-static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg,
-                         const char *uid)
+static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg, const char *uid)
 {
-    const char *collection = json_string_value(json_object_get(msg,
-                                                               "collection"));
+    const char *collection =
+        json_string_value(json_object_get(msg, "collection"));
     json_t *event_json = json_object_get(msg, "event");
     const char *event = json_string_value(event_json);
     json_t *cursor_json = json_object_get(msg, "cursor");
@@ -163,8 +150,7 @@ static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg,
         (event && strcmp(event, "create") != 0 &&
          strcmp(event, "update") != 0 && strcmp(event, "delete") != 0)) {
         realtime_send_error(c, "subscribe", "INVALID_PAYLOAD",
-                            "\"event\" must be create, update or delete",
-                            uid);
+                            "\"event\" must be create, update or delete", uid);
         return;
     }
     if (cursor_json && !json_is_null(cursor_json) && !cursor) {
@@ -177,16 +163,15 @@ static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg,
     coll = collections_find(p, collection);
     if (!coll || !access_get(p, c, coll, &a)) {
         realtime_send_error(c, "subscribe", "FORBIDDEN",
-                            "You don't have permission to access this.",
-                            uid);
+                            "You don't have permission to access this.", uid);
         return;
     }
 
     /* The SDK sends query as parameters: fields "a,b", filter as JSON
      * text. */
     if (json_is_string(query)) {
-        parsed_query = json_loads(json_string_value(query),
-                                  JSON_REJECT_DUPLICATES, NULL);
+        parsed_query =
+            json_loads(json_string_value(query), JSON_REJECT_DUPLICATES, NULL);
         if (!parsed_query) {
             realtime_send_error(c, "subscribe", "INVALID_QUERY",
                                 "\"query\" is a string that is not JSON: "
@@ -213,9 +198,9 @@ static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg,
                             uid);
         goto out;
     }
-    req.proj = projection_intern(
-        p, projection_from_fields(a.ts, a.readable, fields, nfields, err,
-                                  sizeof(err)));
+    req.proj =
+        projection_intern(p, projection_from_fields(a.ts, a.readable, fields,
+                                                    nfields, err, sizeof(err)));
     if (!req.proj) {
         realtime_send_error(c, "subscribe", "INVALID_QUERY", err, uid);
         goto out;
@@ -226,9 +211,9 @@ static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg,
     if (json_is_string(filter_json)) {
         const char *text = json_string_value(filter_json);
 
-        req.filter = filter_compile_text(text, strlen(text), a.ts,
-                                         access_may_read, &a, &vars, err,
-                                         sizeof(err));
+        req.filter =
+            filter_compile_text(text, strlen(text), a.ts, access_may_read, &a,
+                                &vars, err, sizeof(err));
     } else if (filter_json && !json_is_null(filter_json)) {
         req.filter = filter_compile(filter_json, a.ts, access_may_read, &a,
                                     &vars, err, sizeof(err));
@@ -239,8 +224,7 @@ static void on_subscribe(pusher_t *p, conn_t *c, json_t *msg,
     }
     if (!access_row_filter(p, c, &a, &req.perm, err, sizeof(err))) {
         realtime_send_error(c, "subscribe", "FORBIDDEN",
-                            "You don't have permission to access this.",
-                            uid);
+                            "You don't have permission to access this.", uid);
         goto out;
     }
 
@@ -307,8 +291,7 @@ void realtime_message(pusher_t *p, conn_t *c, const char *text, size_t len)
     /* Every message counts against the rate limit, unparsable ones too;
      * only answers to our pings do not. */
     if (!(is_object && strcmp(type, "pong") == 0) && !conn_rate_ok(c)) {
-        realtime_send_error(c, is_object ? type : "server",
-                            "REQUESTS_EXCEEDED",
+        realtime_send_error(c, is_object ? type : "server", "REQUESTS_EXCEEDED",
                             "too many messages: slow down and retry", uid);
         goto out;
     }
@@ -325,8 +308,8 @@ void realtime_message(pusher_t *p, conn_t *c, const char *text, size_t len)
         strlen(json_string_value(uid_json)) > REALTIME_MAX_UID) {
         char detail[80];
 
-        snprintf(detail, sizeof(detail),
-                 "\"uid\" is longer than %d bytes", REALTIME_MAX_UID);
+        snprintf(detail, sizeof(detail), "\"uid\" is longer than %d bytes",
+                 REALTIME_MAX_UID);
         realtime_send_error(c, type, "INVALID_PAYLOAD", detail, NULL);
         goto out;
     }
@@ -341,7 +324,7 @@ void realtime_message(pusher_t *p, conn_t *c, const char *text, size_t len)
 
         if (uid)
             json_object_set_new(pong, "uid", json_string(uid));
-        send_json(c, pong);
+        conn_send_json(c, pong);
         goto out;
     }
     if (!authenticated(p, c)) {
@@ -385,8 +368,7 @@ void realtime_tick(pusher_t *p, conn_t *c, int64_t now_ms)
     if (!authenticated(p, c) &&
         now_ms - c->opened_ms >= p->set.auth_timeout_ms) {
         realtime_send_error(c, "auth", "AUTH_TIMEOUT",
-                            "no authentication within the time allowed",
-                            NULL);
+                            "no authentication within the time allowed", NULL);
         conn_close(c, CLOSE_NORMAL, "authentication timeout", false);
         return;
     }

@@ -119,8 +119,7 @@ bool render_text(buf_t *out, const column_t *col, const value_t *v)
         return false;
     if (out->len - start >= 2 && out->data[start] == '"' &&
         out->data[out->len - 1] == '"') {
-        memmove(out->data + start, out->data + start + 1,
-                out->len - start - 2);
+        memmove(out->data + start, out->data + start + 1, out->len - start - 2);
         out->len -= 2;
     }
     return true;

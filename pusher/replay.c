@@ -40,12 +40,12 @@ typedef enum replay_phase {
 } replay_phase_t;
 
 typedef struct replay_part {
-    int64_t next;             /* next offset this subscription needs */
+    int64_t next; /* next offset this subscription needs */
     wire_position_t last_pos;
     wire_position_t max_pos;
-    int64_t verify_offset;    /* record to compare with the cursor; -1 */
-    int64_t low, high;        /* the partition's bounds at the start */
-    bool attached;            /* the live consumer delivers from here */
+    int64_t verify_offset; /* record to compare with the cursor; -1 */
+    int64_t low, high;     /* the partition's bounds at the start */
+    bool attached;         /* the live consumer delivers from here */
 } replay_part_t;
 
 typedef struct poll_box {
@@ -55,23 +55,23 @@ typedef struct poll_box {
 
 struct replay {
     pusher_t *p;
-    sub_t *s;                 /* NULL once the subscription is gone */
+    sub_t *s; /* NULL once the subscription is gone */
     replay_phase_t phase;
-    char *topic;              /* copied: the worker reads it */
+    char *topic; /* copied: the worker reads it */
     uint8_t hash[8];
-    uv_work_t start;          /* PHASE_STARTING: the worker's job */
-    rd_kafka_conf_t *conf;    /* handed to rd_kafka_new on the worker */
-    char start_err[512];      /* set by the worker when it failed */
-    bool orphan;              /* gone while the worker ran: free when done */
+    uv_work_t start;       /* PHASE_STARTING: the worker's job */
+    rd_kafka_conf_t *conf; /* handed to rd_kafka_new on the worker */
+    char start_err[512];   /* set by the worker when it failed */
+    bool orphan;           /* gone while the worker ran: free when done */
     rd_kafka_t *rk;
     rd_kafka_queue_t *queue;
-    int wake_fd;              /* write end librdkafka signals */
-    poll_box_t *box;          /* read end, watched by the loop */
+    int wake_fd;     /* write end librdkafka signals */
+    poll_box_t *box; /* read end, watched by the loop */
     int nparts;
     replay_part_t *parts;
     int unverified;
-    bool waiting_schema;      /* batch[at] waits for its schema */
-    bool throttled;           /* batch[at] waits for the client to read */
+    bool waiting_schema; /* batch[at] waits for its schema */
+    bool throttled;      /* batch[at] waits for the client to read */
     rd_kafka_message_t *batch[REPLAY_BATCH];
     int nbatch;
     int at;
@@ -84,6 +84,8 @@ struct replay {
 typedef struct replays {
     replay_t *list;
     int running;
+    rd_kafka_message_t *handling; /* the message being handled ... */
+    const replay_t *handler;      /* ... and the replay it belongs to */
     uv_idle_t pump; /* drains replays that have more than one turn's work */
     bool pumping;
 } replays_t;
@@ -169,9 +171,17 @@ static void reap(pusher_t *p, rd_kafka_t *rk, rd_kafka_queue_t *queue)
     rd_kafka_destroy(rk);
 }
 
-/* Frees what is left of a replay nobody refers to any more. */
+/* Frees what is left of a replay nobody refers to any more.  Its
+ * messages go first: they refer to its consumer. */
 static void release(pusher_t *p, replay_t *r)
 {
+    replays_t *rs = p->replays;
+
+    if (rs && rs->handler == r) {
+        rd_kafka_message_destroy(rs->handling);
+        rs->handling = NULL;
+        rs->handler = NULL;
+    }
     for (int i = r->at; i < r->nbatch; i++) {
         if (r->batch[i])
             rd_kafka_message_destroy(r->batch[i]);
@@ -303,8 +313,9 @@ static bool finish_if_aligned(pusher_t *p, replay_t *r)
             r->parts[i].next != lt->parts[i].next_offset)
             return false;
     }
-    log_debug(conn_tag(s->conn), "resumed subscription on \"%s\" is live "
-                                 "after %llu records",
+    log_debug(conn_tag(s->conn),
+              "resumed subscription on \"%s\" is live "
+              "after %llu records",
               s->coll->name, (unsigned long long)r->records);
     destroy(p, r);
     s->send_init = false;
@@ -362,12 +373,12 @@ static void deliver(pusher_t *p, replay_t *r, int partition, int64_t offset,
     bool duplicate = has_pos && part->max_pos.commit_lsn &&
                      wire_position_cmp(pos, &part->max_pos) <= 0;
 
+    /* Positions move as the live consumer moves its own, so the cursors
+     * of both agree: a record without one leaves a zero last_pos. */
     part->next = offset + 1;
-    if (has_pos) {
-        part->last_pos = *pos;
-        if (!duplicate)
-            part->max_pos = *pos;
-    }
+    part->last_pos = has_pos ? *pos : (wire_position_t){0, 0};
+    if (has_pos && !duplicate)
+        part->max_pos = *pos;
     r->records++;
     if (!ch || duplicate)
         return;
@@ -392,10 +403,8 @@ void replay_live_record(pusher_t *p, live_topic_t *lt, int partition,
         part = &r->parts[partition];
         if (part->attached) {
             if (offset >= part->next)
-                deliver(p, r, partition, offset,
-                        &lt->parts[partition].last_pos,
-                        lt->parts[partition].last_pos.commit_lsn != 0, ts,
-                        ch);
+                deliver(p, r, partition, offset, &lt->parts[partition].last_pos,
+                        lt->parts[partition].last_pos.commit_lsn != 0, ts, ch);
             finish_if_aligned(p, r);
         }
         r = next;
@@ -434,8 +443,7 @@ static bool begin_replaying(pusher_t *p, replay_t *r)
     /* The client learns the subscription is live, and from where. */
     encode_cursor(p, r);
     if (r->s->send_init)
-        fanout_send_init(p, r->s, (const char *)r->cursor.data,
-                         r->cursor.len);
+        fanout_send_init(p, r->s, (const char *)r->cursor.data, r->cursor.len);
     return !attach_caught_up(p, r);
 }
 
@@ -459,7 +467,8 @@ static step_t verify(pusher_t *p, replay_t *r, const rd_kafka_message_t *m,
     if (part->verify_offset < 0 || m->offset < part->verify_offset)
         return STEP_NEXT;
     if (m->offset == part->verify_offset)
-        ok = has_pos && wire_position_cmp(pos, &part->last_pos) == 0;
+        ok = has_pos ? wire_position_cmp(pos, &part->last_pos) == 0
+                     : !part->last_pos.commit_lsn && !part->last_pos.seq;
     else
         /* The record is gone (a compacted topic): what follows must at
          * least come later in the database's history. */
@@ -512,8 +521,8 @@ static step_t handle(pusher_t *p, replay_t *r, rd_kafka_message_t *m)
         return STEP_THROTTLE;
     if (m->payload) {
         arena_reset(&r->arena);
-        st = consumer_decode(p, r->s->coll, m->payload, m->len, &r->arena,
-                             &ch, &ts, err, sizeof(err));
+        st = consumer_decode(p, r->s->coll, m->payload, m->len, &r->arena, &ch,
+                             &ts, err, sizeof(err));
         if (st == 0)
             return STEP_PAUSE;
         if (st < 0) {
@@ -532,6 +541,7 @@ static step_t handle(pusher_t *p, replay_t *r, rd_kafka_message_t *m)
  * wait; *gone is set when the replay ended. */
 static bool drain(pusher_t *p, replay_t *r, bool *gone)
 {
+    replays_t *rs = p->replays;
     int done = 0;
 
     *gone = false;
@@ -552,12 +562,16 @@ static bool drain(pusher_t *p, replay_t *r, bool *gone)
             rd_kafka_message_t *m = r->batch[r->at];
             step_t step;
 
-            /* The message is ours while it is handled: a replay that ends
-             * meanwhile must not free it too. */
+            /* While it is handled the message is held apart: a replay that
+             * ends meanwhile frees it with its consumer (release). */
             r->batch[r->at] = NULL;
+            rs->handling = m;
+            rs->handler = r;
             step = handle(p, r, m);
+            m = rs->handling;
+            rs->handling = NULL;
+            rs->handler = NULL;
             if (step == STEP_GONE) {
-                rd_kafka_message_destroy(m);
                 *gone = true;
                 conn_flush_dirty(p);
                 return false;
@@ -748,13 +762,20 @@ static void start_done(uv_work_t *w, int status)
 static void launch(pusher_t *p, replay_t *r)
 {
     static const char *const defaults[] = {
-        "group.id", "cdc-pusher-replay",
-        "enable.auto.commit", "false",
-        "enable.partition.eof", "false",
-        "auto.offset.reset", "error",
-        "fetch.wait.max.ms", "10",
-        "queued.max.messages.kbytes", "4096",
-        "client.id", "cdc-pusher-replay",
+        "group.id",
+        "cdc-pusher-replay",
+        "enable.auto.commit",
+        "false",
+        "enable.partition.eof",
+        "false",
+        "auto.offset.reset",
+        "error",
+        "fetch.wait.max.ms",
+        "10",
+        "queued.max.messages.kbytes",
+        "4096",
+        "client.id",
+        "cdc-pusher-replay",
         NULL,
     };
     replays_t *rs = p->replays;
@@ -810,9 +831,14 @@ bool replay_start(pusher_t *p, sub_t *s, const char *text, sub_error_t *code,
         break;
     case CURSOR_FOREIGN:
     case CURSOR_FORGED:
-    case CURSOR_MALFORMED:
+    case CURSOR_MALFORMED: {
+        size_t used = strnlen(err, errlen);
+
+        snprintf(err + used, errlen - used,
+                 ": fetch the data again and subscribe without a cursor");
         *code = SUB_ERROR_CURSOR_INVALID;
         return false;
+    }
     }
     if (!consumer_watch(p, s->coll, err, errlen)) {
         *code = SUB_ERROR_UNAVAILABLE;

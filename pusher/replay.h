@@ -16,8 +16,8 @@
  * needs Kafka (below retention, another history, Kafka unreachable) is
  * reported later through fanout_sub_error, which ends s.  All replay_*
  * functions run on the loop thread. */
-bool replay_start(pusher_t *p, sub_t *s, const char *cursor,
-                  sub_error_t *code, char *err, size_t errlen);
+bool replay_start(pusher_t *p, sub_t *s, const char *cursor, sub_error_t *code,
+                  char *err, size_t errlen);
 
 /* Stops a replay (the subscription is going away). */
 void replay_cancel(pusher_t *p, sub_t *s);

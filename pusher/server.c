@@ -5,6 +5,7 @@
 
 #include "access.h"
 #include "auth.h"
+#include "clock.h"
 #include "collections.h"
 #include "conn.h"
 #include "consumer.h"
@@ -52,8 +53,7 @@ const config_setting_t pusher_settings[] = {
     {"CDC_REALTIME_AUTH", "handshake", "public, handshake or strict"},
     {"CDC_AUTH_TIMEOUT_MS", "10000",
      "time to authenticate on /websocket, and to renew an expired token"},
-    {"CDC_INIT_TIMEOUT_MS", "3000",
-     "time to send connection_init on /graphql"},
+    {"CDC_INIT_TIMEOUT_MS", "3000", "time to send connection_init on /graphql"},
     {"CDC_PING_INTERVAL_MS", "30000",
      "server pings; a client silent for two intervals is closed"},
     {"CDC_MAX_CONNECTIONS", "10000", "connections; more get HTTP 403"},
@@ -79,18 +79,12 @@ static pusher_t *the_pusher;
 
 int64_t pusher_now_ms(void)
 {
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+    return clock_wall_ms();
 }
 
 int64_t pusher_now_us(void)
 {
-    struct timeval tv;
-
-    gettimeofday(&tv, NULL);
-    return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+    return clock_wall_us();
 }
 
 /* Settings. */
@@ -121,22 +115,22 @@ static bool load_settings(pusher_settings_t *s, char *err, size_t errlen)
 
     s->listen = config_get_or("CDC_PUSHER_LISTEN", "127.0.0.1:8055");
     s->prefix = config_get_or("CDC_TOPIC_PREFIX", "cdc");
-    s->registry_url = config_get_or("CDC_SCHEMA_REGISTRY_URL",
-                                    "http://127.0.0.1:8081");
+    s->registry_url =
+        config_get_or("CDC_SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081");
     s->db_schema = config_get_or("CDC_PUSHER_SCHEMA", "public");
     s->secret = config_get_or("CDC_SECRET", "");
     s->issuer = config_get_or("CDC_JWT_ISSUER", "");
     s->permissions_path = config_get_or("CDC_PERMISSIONS", "");
     if (!log_parse_level(config_get_or("CDC_LOG_LEVEL", "info"), &level)) {
-        snprintf(err, errlen, "CDC_LOG_LEVEL=\"%s\" is not valid: give "
-                              "debug, info, warning or error",
+        snprintf(err, errlen,
+                 "CDC_LOG_LEVEL=\"%s\" is not valid: give "
+                 "debug, info, warning or error",
                  config_get("CDC_LOG_LEVEL"));
         return false;
     }
     log_set_level(level);
     log_set_debug_facilities(config_get_or("CDC_LOG_DEBUG", ""));
-    return parse_auth_mode("CDC_GRAPHQL_AUTH", &s->graphql_auth, err,
-                           errlen) &&
+    return parse_auth_mode("CDC_GRAPHQL_AUTH", &s->graphql_auth, err, errlen) &&
            parse_auth_mode("CDC_REALTIME_AUTH", &s->realtime_auth, err,
                            errlen) &&
            config_get_long("CDC_AUTH_TIMEOUT_MS", 10000, 100, 3600000,
@@ -151,16 +145,16 @@ static bool load_settings(pusher_settings_t *s, char *err, size_t errlen)
                            &s->max_subscriptions, err, errlen) &&
            config_get_long("CDC_MAX_MESSAGE_BYTES", 65536, 1024, 16777216,
                            &s->max_message_bytes, err, errlen) &&
-           config_get_long("CDC_MAX_QUEUE_BYTES", 4194304, 65536,
-                           1073741824, &s->max_queue_bytes, err, errlen) &&
+           config_get_long("CDC_MAX_QUEUE_BYTES", 4194304, 65536, 1073741824,
+                           &s->max_queue_bytes, err, errlen) &&
            config_get_long("CDC_RATE_LIMIT", 50, 0, 1000000, &s->rate_limit,
                            err, errlen) &&
            config_get_long("CDC_RATE_BURST", 100, 1, 1000000, &s->rate_burst,
                            err, errlen) &&
-           config_get_long("CDC_REFRESH_MS", 5000, 100, 3600000,
-                           &s->refresh_ms, err, errlen) &&
-           config_get_long("CDC_FETCH_WAIT_MS", 5, 1, 1000,
-                           &s->fetch_wait_ms, err, errlen) &&
+           config_get_long("CDC_REFRESH_MS", 5000, 100, 3600000, &s->refresh_ms,
+                           err, errlen) &&
+           config_get_long("CDC_FETCH_WAIT_MS", 5, 1, 1000, &s->fetch_wait_ms,
+                           err, errlen) &&
            config_get_long("CDC_MAX_REPLAYS", 32, 1, 10000, &s->max_replays,
                            err, errlen) &&
            config_get_long("CDC_FLUSH_INTERVAL_MS", 5, 0, 1000,
@@ -185,8 +179,8 @@ static protocol_t endpoint_of(const char *path)
 static bool url_token(struct lws *wsi, buf_t *out)
 {
     char arg[4200];
-    const char *value = lws_get_urlarg_by_name(wsi, "access_token=", arg,
-                                               (int)sizeof(arg));
+    const char *value =
+        lws_get_urlarg_by_name(wsi, "access_token=", arg, (int)sizeof(arg));
 
     if (!value || !*value)
         return false;
@@ -241,8 +235,9 @@ static int ws_callback(struct lws *wsi, enum lws_callback_reasons reason,
         if (!c->p || c->state == CONN_CLOSING)
             break;
         if (lws_frame_is_binary(wsi)) {
-            conn_close(c, c->protocol == PROTO_GRAPHQL ? GQLWS_BAD_REQUEST
-                                                       : CLOSE_UNSUPPORTED,
+            conn_close(c,
+                       c->protocol == PROTO_GRAPHQL ? GQLWS_BAD_REQUEST
+                                                    : CLOSE_UNSUPPORTED,
                        "binary messages are not supported", false);
             conn_flush_dirty(p);
             break;
@@ -320,8 +315,7 @@ static bool subprotocol_known(struct lws *wsi, char *offered, size_t len)
 
 /* Before an upgrade: known path and subprotocol, room for another
  * connection, and in strict mode a good token in the URL. */
-static int check_upgrade(void *user, struct lws *wsi, char *msg,
-                         size_t msglen)
+static int check_upgrade(void *user, struct lws *wsi, char *msg, size_t msglen)
 {
     pusher_t *p = user;
     char path[256] = "", offered[256];
@@ -331,15 +325,17 @@ static int check_upgrade(void *user, struct lws *wsi, char *msg,
     lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI);
     proto = endpoint_of(path);
     if (!proto) {
-        snprintf(msg, msglen, "no WebSocket endpoint at %s: use /graphql "
-                              "or /websocket",
+        snprintf(msg, msglen,
+                 "no WebSocket endpoint at %s: use /graphql "
+                 "or /websocket",
                  path);
         return 404;
     }
     if (!subprotocol_known(wsi, offered, sizeof(offered))) {
-        snprintf(msg, msglen, "WebSocket subprotocol \"%.80s\" is not "
-                              "supported: /graphql speaks "
-                              "graphql-transport-ws",
+        snprintf(msg, msglen,
+                 "WebSocket subprotocol \"%.80s\" is not "
+                 "supported: /graphql speaks "
+                 "graphql-transport-ws",
                  offered);
         return 400;
     }
@@ -355,8 +351,7 @@ static int check_upgrade(void *user, struct lws *wsi, char *msg,
                  p->set.max_connections);
         return 403;
     }
-    mode = proto == PROTO_GRAPHQL ? p->set.graphql_auth
-                                  : p->set.realtime_auth;
+    mode = proto == PROTO_GRAPHQL ? p->set.graphql_auth : p->set.realtime_auth;
     if (mode == AUTH_MODE_STRICT) {
         identity_t id;
         char why[256];
@@ -413,8 +408,7 @@ static void render_metrics(pusher_t *p, buf_t *out)
                    "Records dropped because their position was seen.",
                    (double)st->duplicates);
     metrics_single(out, "cdc_pusher_deliveries_total", "counter",
-                   "Messages queued for subscribers.",
-                   (double)st->deliveries);
+                   "Messages queued for subscribers.", (double)st->deliveries);
     metrics_single(out, "cdc_pusher_delivery_bytes_total", "counter",
                    "Bytes of messages queued for subscribers.",
                    (double)st->delivery_bytes);
@@ -460,14 +454,16 @@ static void handle_http(void *arg, const http_request_t *req,
         render_metrics(p, &resp->body);
     } else if (endpoint_of(req->path)) {
         resp->status = 400;
-        buf_printf(&resp->body, "%s is a WebSocket endpoint: connect with a "
-                                "WebSocket client\n",
+        buf_printf(&resp->body,
+                   "%s is a WebSocket endpoint: connect with a "
+                   "WebSocket client\n",
                    req->path);
     } else {
         resp->status = 404;
-        buf_printf(&resp->body, "no such path \"%s\"; WebSocket endpoints "
-                                "are /graphql and /websocket, HTTP ones "
-                                "/healthz, /readyz and /metrics\n",
+        buf_printf(&resp->body,
+                   "no such path \"%s\"; WebSocket endpoints "
+                   "are /graphql and /websocket, HTTP ones "
+                   "/healthz, /readyz and /metrics\n",
                    req->path);
     }
 }
@@ -556,9 +552,9 @@ static bool start(pusher_t *p, char *err, size_t errlen)
     httpd_options_t http = {0};
 
     if (p->set.secret[0]) {
-        p->auth = auth_new(p->set.secret,
-                           p->set.issuer[0] ? p->set.issuer : NULL, err,
-                           errlen);
+        p->auth =
+            auth_new(p->set.secret, p->set.issuer[0] ? p->set.issuer : NULL,
+                     err, errlen);
         if (!p->auth)
             return false;
     } else if (p->set.graphql_auth != AUTH_MODE_PUBLIC ||
@@ -640,8 +636,8 @@ int pusher_run(void)
     p->tick.data = p;
     uv_timer_start(&p->tick, on_tick, TICK_MS, TICK_MS);
 
-    log_info("server", "pusher %s starting (topic prefix \"%s\")",
-             CDC_VERSION, p->set.prefix);
+    log_info("server", "pusher %s starting (topic prefix \"%s\")", CDC_VERSION,
+             p->set.prefix);
     if (!start(p, err, sizeof(err))) {
         log_error("server", "%s", err);
         code = 1;

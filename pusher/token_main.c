@@ -2,6 +2,7 @@
  * with CDC_SECRET, for the quick start and for tests; with --verify, says
  * whether the pusher would accept a token and as whom. */
 #include "auth.h"
+#include "clock.h"
 #include "config.h"
 #include "permissions.h"
 
@@ -76,14 +77,6 @@ static bool option(int argc, char **argv, int *i, const char *name,
     return true;
 }
 
-static int64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static int verify(const auth_t *a, const char *token, const char *perm_path)
 {
     permissions_t *perms = NULL;
@@ -98,7 +91,7 @@ static int verify(const auth_t *a, const char *token, const char *perm_path)
             return 2;
         }
     }
-    rc = auth_verify(a, perms, token, strlen(token), now_us(), &who, why,
+    rc = auth_verify(a, perms, token, strlen(token), clock_wall_us(), &who, why,
                      sizeof(why));
     permissions_free(perms);
     if (rc != AUTH_OK) {
@@ -132,7 +125,7 @@ static int verify(const auth_t *a, const char *token, const char *perm_path)
 static int sign(const auth_t *a, const char *secret, const char *user,
                 const char *role, bool admin, long ttl, const char *issuer)
 {
-    int64_t now = now_us();
+    int64_t now = clock_wall_us();
     json_t *claims = json_object();
     char *text = NULL, why[256];
     identity_t who;

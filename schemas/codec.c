@@ -49,8 +49,7 @@ static bool put_double(buf_t *out, double d)
     return buf_append(out, b, 8);
 }
 
-bool codec_decimal_to_bytes(const char *text, size_t len, int scale,
-                            buf_t *out)
+bool codec_decimal_to_bytes(const char *text, size_t len, int scale, buf_t *out)
 {
     uint8_t *mag;
     size_t maglen = 1, ndigits = 0, frac = 0, i = 0;
@@ -127,8 +126,7 @@ bad:
     return false;
 }
 
-static bool put_shape(buf_t *out, coltype_t type, int scale,
-                      const value_t *v);
+static bool put_shape(buf_t *out, coltype_t type, int scale, const value_t *v);
 
 /* One value of a column or array element: union branch, then the shape.
  * required drops the null branch (key fields). */
@@ -163,8 +161,7 @@ static bool put_value(buf_t *out, coltype_t type, coltype_t elem, int scale,
     return put_long(out, 0);
 }
 
-static bool put_shape(buf_t *out, coltype_t type, int scale,
-                      const value_t *v)
+static bool put_shape(buf_t *out, coltype_t type, int scale, const value_t *v)
 {
     switch (type) {
     case COLTYPE_BOOLEAN:
@@ -199,7 +196,10 @@ static const struct {
     char code;
     const char *name;
 } identities[] = {
-    {'d', "default"}, {'f', "full"}, {'i', "index"}, {'n', "nothing"},
+    {'d', "default"},
+    {'f', "full"},
+    {'i', "index"},
+    {'n', "nothing"},
 };
 
 static bool put_identity(buf_t *out, char identity)
@@ -218,8 +218,7 @@ static bool put_row(buf_t *out, const table_schema_t *ts, const value_t *row,
     for (int i = 0; i < ts->ncols; i++) {
         const column_t *col = &ts->cols[i];
 
-        if (!put_value(out, col->type, col->elem, col->scale, &row[i],
-                       false)) {
+        if (!put_value(out, col->type, col->elem, col->scale, &row[i], false)) {
             snprintf(err, errlen,
                      "value of column \"%s\" does not fit its type %s",
                      col->name, col->pg_type);
@@ -229,16 +228,15 @@ static bool put_row(buf_t *out, const table_schema_t *ts, const value_t *row,
     return true;
 }
 
-bool codec_encode_key(const table_schema_t *ts, const value_t *row,
-                      buf_t *out, char *err, size_t errlen)
+bool codec_encode_key(const table_schema_t *ts, const value_t *row, buf_t *out,
+                      char *err, size_t errlen)
 {
     for (int i = 0; i < ts->ncols; i++) {
         const column_t *col = &ts->cols[i];
 
         if (!col->key)
             continue;
-        if (!put_value(out, col->type, col->elem, col->scale, &row[i],
-                       true)) {
+        if (!put_value(out, col->type, col->elem, col->scale, &row[i], true)) {
             snprintf(err, errlen,
                      "key column \"%s\" is null or does not fit its type %s",
                      col->name, col->pg_type);
@@ -273,8 +271,8 @@ bool codec_encode_change(const table_schema_t *ts, const change_t *ch,
         !put_bytes(out, ts->nspname, strlen(ts->nspname)) ||
         !put_bytes(out, ts->relname, strlen(ts->relname)) ||
         !put_long(out, (int64_t)src->lsn) ||
-        !put_long(out, (int64_t)src->commit_lsn) ||
-        !put_long(out, src->txid) || !put_long(out, src->commit_ts_us) ||
+        !put_long(out, (int64_t)src->commit_lsn) || !put_long(out, src->txid) ||
+        !put_long(out, src->commit_ts_us) ||
         !put_long(out, (int64_t)src->seq) ||
         !buf_putc(out, src->snapshot ? 1 : 0) ||
         !put_identity(out, src->identity) || !put_long(out, ch->ts_ms))
@@ -608,15 +606,14 @@ static bool get_row(reader_t *r, const table_schema_t *ts, value_t **row)
     }
     if (branch != 1)
         return bad(r, "invalid row union branch");
-    *row = arena_alloc(r->arena, (size_t)(ts->ncols ? ts->ncols : 1) *
-                                     sizeof(value_t));
+    *row = arena_alloc(r->arena,
+                       (size_t)(ts->ncols ? ts->ncols : 1) * sizeof(value_t));
     if (!*row)
         return bad(r, "record needs more memory than the decode limit");
     for (int i = 0; i < ts->ncols; i++) {
         const column_t *col = &ts->cols[i];
 
-        if (!get_value(r, col->type, col->elem, col->scale, &(*row)[i],
-                       false))
+        if (!get_value(r, col->type, col->elem, col->scale, &(*row)[i], false))
             return false;
     }
     return true;
@@ -630,8 +627,7 @@ static bool skip_string(reader_t *r)
     return get_bytes(r, &s, &n);
 }
 
-static bool get_unchanged(reader_t *r, const table_schema_t *ts,
-                          value_t *after)
+static bool get_unchanged(reader_t *r, const table_schema_t *ts, value_t *after)
 {
     for (;;) {
         int64_t block;

@@ -19,7 +19,7 @@ typedef enum change_op {
     OP_CREATE = 'c',
     OP_UPDATE = 'u',
     OP_DELETE = 'd',
-    OP_READ = 'r',     /* snapshot read */
+    OP_READ = 'r', /* snapshot read */
     OP_TRUNCATE = 't',
 } change_op_t;
 
@@ -53,8 +53,8 @@ bool codec_encode_change(const table_schema_t *ts, const change_t *ch,
                          buf_t *out, char *err, size_t errlen);
 
 /* Appends the Avro binary of the key record from a row's key columns. */
-bool codec_encode_key(const table_schema_t *ts, const value_t *row,
-                      buf_t *out, char *err, size_t errlen);
+bool codec_encode_key(const table_schema_t *ts, const value_t *row, buf_t *out,
+                      char *err, size_t errlen);
 
 /* Decodes an envelope written with schema ts.  Strings point into data,
  * which must outlive the change; arrays and converted values live in the

@@ -129,8 +129,8 @@ static bool request(registry_client_t *rc, const char *url, const char *body,
 static void describe_error(const char *url, long status, buf_t *response,
                            char *err, size_t errlen)
 {
-    json_t *root = json_loadb((const char *)response->data, response->len, 0,
-                              NULL);
+    json_t *root =
+        json_loadb((const char *)response->data, response->len, 0, NULL);
     const char *message = json_string_value(json_object_get(root, "message"));
 
     snprintf(err, errlen, "schema registry answered %ld to \"%s\": %.200s",
@@ -184,8 +184,8 @@ out:
 }
 
 /* GETs url and extracts the "schema" member (and "id" when wanted). */
-static bool get_schema(registry_client_t *rc, buf_t *url, int *id,
-                       buf_t *out, bool *not_found, char *err, size_t errlen)
+static bool get_schema(registry_client_t *rc, buf_t *url, int *id, buf_t *out,
+                       bool *not_found, char *err, size_t errlen)
 {
     buf_t response;
     json_t *root = NULL;
@@ -199,8 +199,7 @@ static bool get_schema(registry_client_t *rc, buf_t *url, int *id,
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (!request(rc, (char *)url->data, NULL, &response, &status, err,
-                 errlen))
+    if (!request(rc, (char *)url->data, NULL, &response, &status, err, errlen))
         goto out;
     if (status == 404) {
         *not_found = true;
@@ -214,8 +213,9 @@ static bool get_schema(registry_client_t *rc, buf_t *url, int *id,
     root = json_loadb((const char *)response.data, response.len, 0, NULL);
     schema = json_string_value(json_object_get(root, "schema"));
     if (!schema) {
-        snprintf(err, errlen, "schema registry answer from \"%s\" has no "
-                              "\"schema\"",
+        snprintf(err, errlen,
+                 "schema registry answer from \"%s\" has no "
+                 "\"schema\"",
                  (char *)url->data);
         goto out;
     }
@@ -247,9 +247,9 @@ bool registry_client_schema_by_id(registry_client_t *rc, int id, buf_t *out,
     return ok;
 }
 
-bool registry_client_latest(registry_client_t *rc, const char *subject,
-                            int *id, buf_t *schema, bool *not_found,
-                            char *err, size_t errlen)
+bool registry_client_latest(registry_client_t *rc, const char *subject, int *id,
+                            buf_t *schema, bool *not_found, char *err,
+                            size_t errlen)
 {
     buf_t url;
     bool ok;
@@ -275,8 +275,7 @@ bool registry_client_subjects(registry_client_t *rc, buf_t *out, char *err,
     buf_printf(&url, "%s/subjects", rc->base_url);
     if (!buf_cstr(&url))
         goto out;
-    if (!request(rc, (char *)url.data, NULL, &response, &status, err,
-                 errlen))
+    if (!request(rc, (char *)url.data, NULL, &response, &status, err, errlen))
         goto out;
     if (status != 200) {
         describe_error((char *)url.data, status, &response, err, errlen);

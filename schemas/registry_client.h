@@ -30,9 +30,9 @@ bool registry_client_schema_by_id(registry_client_t *rc, int id, buf_t *out,
                                   bool *not_found, char *err, size_t errlen);
 
 /* Fetches the latest version of subject: its id and schema text. */
-bool registry_client_latest(registry_client_t *rc, const char *subject,
-                            int *id, buf_t *schema, bool *not_found,
-                            char *err, size_t errlen);
+bool registry_client_latest(registry_client_t *rc, const char *subject, int *id,
+                            buf_t *schema, bool *not_found, char *err,
+                            size_t errlen);
 
 /* Appends the list of subjects, as the JSON array text the registry sent. */
 bool registry_client_subjects(registry_client_t *rc, buf_t *out, char *err,

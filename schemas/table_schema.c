@@ -91,8 +91,7 @@ static void avro_safe_name(const char *name, buf_t *out)
 
 bool table_schema_set_column(table_schema_t *ts, int i, const char *name,
                              const char *pg_type, coltype_t type,
-                             coltype_t elem, int precision, int scale,
-                             bool key)
+                             coltype_t elem, int precision, int scale, bool key)
 {
     column_t *col = &ts->cols[i];
     buf_t field;
@@ -176,12 +175,10 @@ static json_t *kind_shape(coltype_t type, int precision, int scale)
     case COLTYPE_BYTES:
         return json_string("bytes");
     case COLTYPE_DECIMAL:
-        return json_pack("{s:s, s:s, s:i, s:i}", "type", "bytes",
-                         "logicalType", "decimal", "precision", precision,
-                         "scale", scale);
+        return json_pack("{s:s, s:s, s:i, s:i}", "type", "bytes", "logicalType",
+                         "decimal", "precision", precision, "scale", scale);
     case COLTYPE_NUMERIC:
-        return json_pack("{s:s, s:s}", "type", "string", "cdc.type",
-                         "numeric");
+        return json_pack("{s:s, s:s}", "type", "string", "cdc.type", "numeric");
     case COLTYPE_DATE:
         return json_pack("{s:s, s:s}", "type", "int", "logicalType", "date");
     case COLTYPE_TIME:
@@ -194,8 +191,7 @@ static json_t *kind_shape(coltype_t type, int precision, int scale)
         return json_pack("{s:s, s:s}", "type", "long", "logicalType",
                          "timestamp-micros");
     case COLTYPE_UUID:
-        return json_pack("{s:s, s:s}", "type", "string", "logicalType",
-                         "uuid");
+        return json_pack("{s:s, s:s}", "type", "string", "logicalType", "uuid");
     case COLTYPE_JSON:
         return json_pack("{s:s, s:s}", "type", "string", "cdc.type", "json");
     case COLTYPE_ARRAY:
@@ -288,21 +284,21 @@ static json_t *source_record(void)
                                         "seq"};
     json_t *fields = json_array();
 
-    json_array_append_new(fields, json_pack("{s:s, s:s}", "name", "db",
-                                            "type", "string"));
-    json_array_append_new(fields, json_pack("{s:s, s:s}", "name", "schema",
-                                            "type", "string"));
-    json_array_append_new(fields, json_pack("{s:s, s:s}", "name", "table",
-                                            "type", "string"));
+    json_array_append_new(
+        fields, json_pack("{s:s, s:s}", "name", "db", "type", "string"));
+    json_array_append_new(
+        fields, json_pack("{s:s, s:s}", "name", "schema", "type", "string"));
+    json_array_append_new(
+        fields, json_pack("{s:s, s:s}", "name", "table", "type", "string"));
     for (size_t i = 0; i < sizeof(longs) / sizeof(longs[0]); i++)
-        json_array_append_new(fields, json_pack("{s:s, s:s}", "name",
-                                                longs[i], "type", "long"));
-    json_array_append_new(fields, json_pack("{s:s, s:s}", "name", "snapshot",
-                                            "type", "boolean"));
-    json_array_append_new(fields, json_pack("{s:s, s:s}", "name", "identity",
-                                            "type", "string"));
-    return json_pack("{s:s, s:s, s:s, s:o}", "type", "record", "name",
-                     "Source", "namespace", "cdc", "fields", fields);
+        json_array_append_new(
+            fields, json_pack("{s:s, s:s}", "name", longs[i], "type", "long"));
+    json_array_append_new(
+        fields, json_pack("{s:s, s:s}", "name", "snapshot", "type", "boolean"));
+    json_array_append_new(
+        fields, json_pack("{s:s, s:s}", "name", "identity", "type", "string"));
+    return json_pack("{s:s, s:s, s:s, s:o}", "type", "record", "name", "Source",
+                     "namespace", "cdc", "fields", fields);
 }
 
 bool table_schema_value_avro(const table_schema_t *ts, const char *prefix,
@@ -327,21 +323,21 @@ bool table_schema_value_avro(const table_schema_t *ts, const char *prefix,
     json_array_append_new(fields,
                           json_pack("{s:s, s:[s,s], s:n}", "name", "after",
                                     "type", "null", "Value", "default"));
-    json_array_append_new(fields, json_pack("{s:s, s:s}", "name", "op",
-                                            "type", "string"));
+    json_array_append_new(
+        fields, json_pack("{s:s, s:s}", "name", "op", "type", "string"));
     json_array_append_new(fields, json_pack("{s:s, s:o}", "name", "source",
                                             "type", source_record()));
-    json_array_append_new(fields, json_pack("{s:s, s:s}", "name", "ts_ms",
-                                            "type", "long"));
     json_array_append_new(
-        fields, json_pack("{s:s, s:{s:s, s:s}, s:[]}", "name", "unchanged",
-                          "type", "type", "array", "items", "string",
-                          "default"));
+        fields, json_pack("{s:s, s:s}", "name", "ts_ms", "type", "long"));
+    json_array_append_new(fields,
+                          json_pack("{s:s, s:{s:s, s:s}, s:[]}", "name",
+                                    "unchanged", "type", "type", "array",
+                                    "items", "string", "default"));
 
-    root = json_pack("{s:s, s:s, s:s%, s:o, s:s, s:s}", "type", "record",
-                     "name", "Envelope", "namespace", buf_cstr(&ns), ns.len,
-                     "fields", fields, "cdc.schema", ts->nspname, "cdc.table",
-                     ts->relname);
+    root =
+        json_pack("{s:s, s:s, s:s%, s:o, s:s, s:s}", "type", "record", "name",
+                  "Envelope", "namespace", buf_cstr(&ns), ns.len, "fields",
+                  fields, "cdc.schema", ts->nspname, "cdc.table", ts->relname);
     buf_free(&ns);
     return dump_into(root, out);
 }
@@ -473,10 +469,12 @@ static bool parse_column(table_schema_t *ts, int i, json_t *f, char *err,
             !json_is_string(json_object_get(shape, "type")) ||
             strcmp(json_string_value(json_object_get(shape, "type")),
                    "array") != 0 ||
-            !parse_nullable(json_object_get(shape, "items"), &elem,
-                            &precision, &scale))
-            return fail(err, errlen, "this version does not know the type "
-                                     "of field", field);
+            !parse_nullable(json_object_get(shape, "items"), &elem, &precision,
+                            &scale))
+            return fail(err, errlen,
+                        "this version does not know the type "
+                        "of field",
+                        field);
         kind = COLTYPE_ARRAY;
     }
     if (!table_schema_set_column(ts, i, name ? name : field,
@@ -491,8 +489,8 @@ static bool parse_column(table_schema_t *ts, int i, json_t *f, char *err,
     return true;
 }
 
-table_schema_t *table_schema_from_avro(const char *text, size_t len,
-                                       char *err, size_t errlen)
+table_schema_t *table_schema_from_avro(const char *text, size_t len, char *err,
+                                       size_t errlen)
 {
     json_t *root, *fields, *before, *row, *row_fields, *source;
     const char *db = "", *schema_name, *table_name;
@@ -518,18 +516,20 @@ table_schema_t *table_schema_from_avro(const char *text, size_t len,
     source = json_array_get(fields, 3);
     if (!json_is_object(root) ||
         !json_is_string(json_object_get(root, "name")) ||
-        strcmp(json_string_value(json_object_get(root, "name")),
-               "Envelope") != 0 ||
+        strcmp(json_string_value(json_object_get(root, "name")), "Envelope") !=
+            0 ||
         json_array_size(fields) < 5 || !json_is_array(row_fields) ||
         !json_is_object(source)) {
-        snprintf(err, errlen, "schema is not a change envelope (record "
-                              "\"Envelope\" with before, after, op, source)");
+        snprintf(err, errlen,
+                 "schema is not a change envelope (record "
+                 "\"Envelope\" with before, after, op, source)");
         goto out;
     }
     nfields = json_array_size(row_fields);
     if (nfields > SCHEMA_MAX_COLUMNS) {
-        snprintf(err, errlen, "schema has %zu columns; at most %d are "
-                              "supported",
+        snprintf(err, errlen,
+                 "schema has %zu columns; at most %d are "
+                 "supported",
                  nfields, SCHEMA_MAX_COLUMNS);
         goto out;
     }

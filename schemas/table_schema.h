@@ -13,24 +13,24 @@
 #include "../common/buf.h"
 
 typedef struct column {
-    char *name;       /* PostgreSQL's column name, as clients see it */
-    char *field;      /* Avro field name (name made Avro-safe) */
-    char *pg_type;    /* the type as PostgreSQL names it ("integer") */
+    char *name;    /* PostgreSQL's column name, as clients see it */
+    char *field;   /* Avro field name (name made Avro-safe) */
+    char *pg_type; /* the type as PostgreSQL names it ("integer") */
     coltype_t type;
-    coltype_t elem;   /* element kind when type is COLTYPE_ARRAY */
-    int precision;    /* COLTYPE_DECIMAL */
-    int scale;        /* COLTYPE_DECIMAL */
-    bool key;         /* part of the Kafka key (primary key or identity) */
+    coltype_t elem; /* element kind when type is COLTYPE_ARRAY */
+    int precision;  /* COLTYPE_DECIMAL */
+    int scale;      /* COLTYPE_DECIMAL */
+    bool key;       /* part of the Kafka key (primary key or identity) */
 } column_t;
 
 typedef struct table_schema {
-    char *database;   /* source database name */
-    char *nspname;    /* PostgreSQL schema */
-    char *relname;    /* table name */
+    char *database; /* source database name */
+    char *nspname;  /* PostgreSQL schema */
+    char *relname;  /* table name */
     column_t *cols;
     int ncols;
-    int nkeys;        /* columns with key set; 0 means a null Kafka key */
-    int key_schema_id;   /* registry ids, 0 until registered */
+    int nkeys;         /* columns with key set; 0 means a null Kafka key */
+    int key_schema_id; /* registry ids, 0 until registered */
     int value_schema_id;
 } table_schema_t;
 
@@ -66,8 +66,8 @@ bool table_schema_value_avro(const table_schema_t *ts, const char *prefix,
 /* Reads an envelope schema written by table_schema_value_avro back into a
  * table schema.  Returns NULL and fills err when the text is not JSON, is
  * larger than the limit, or is not a change envelope of ours. */
-table_schema_t *table_schema_from_avro(const char *json, size_t len,
-                                       char *err, size_t errlen);
+table_schema_t *table_schema_from_avro(const char *json, size_t len, char *err,
+                                       size_t errlen);
 
 /* Name of a column kind, for messages ("timestamptz"). */
 const char *coltype_name(coltype_t type);

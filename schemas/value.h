@@ -30,9 +30,9 @@ typedef enum coltype {
 } coltype_t;
 
 /* Timestamps and dates that PostgreSQL prints as infinity. */
-#define VALUE_TS_INFINITY      INT64_MAX
-#define VALUE_TS_MINUS_INFINITY INT64_MIN
-#define VALUE_DATE_INFINITY    INT32_MAX
+#define VALUE_TS_INFINITY         INT64_MAX
+#define VALUE_TS_MINUS_INFINITY   INT64_MIN
+#define VALUE_DATE_INFINITY       INT32_MAX
 #define VALUE_DATE_MINUS_INFINITY INT32_MIN
 
 typedef enum value_state {

@@ -5,7 +5,8 @@
 // Prints one table: deliveries per second, commit-to-client latency, pusher
 // CPU and memory, deliveries per pusher CPU-second.  Asserts nothing.
 //
-// Usage: ops/bench/pusher-fanout.mjs [--quick]
+// Usage: ops/bench/pusher-fanout.mjs [--quick] [--only N]
+// BENCH_FLUSH_MS sets the pusher's CDC_FLUSH_INTERVAL_MS.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -24,6 +25,7 @@ const DISTINCT = `subscription { articles_mutated(after: "", filter: { views: { 
 const scenarios = [
   { name: '1 subscriber', subs: 1, rate: 1000, query: SHARED },
   { name: '100 subscribers', subs: 100, rate: 1000, query: SHARED },
+  { name: '1,000 subscribers', subs: 1000, rate: 200, query: SHARED },
   { name: '1,000 subscribers', subs: 1000, rate: 1000, query: SHARED },
   { name: '10,000 subscribers', subs: 10000, rate: 100, query: SHARED },
   { name: '10,000 distinct filters', subs: 10000, rate: 100, query: DISTINCT, vary: true },
@@ -115,7 +117,7 @@ async function main() {
       // A fresh pusher per scenario: its memory and CPU are this scenario's.
       const pusher = await stack.startPusher({
         CDC_PERMISSIONS: perms, CDC_GRAPHQL_AUTH: 'public', CDC_MAX_CONNECTIONS: '20000',
-        CDC_RATE_LIMIT: '0', CDC_MAX_SUBSCRIPTIONS: '10',
+        CDC_RATE_LIMIT: '0', CDC_MAX_SUBSCRIPTIONS: '10', ...(process.env.BENCH_FLUSH_MS ? { CDC_FLUSH_INTERVAL_MS: process.env.BENCH_FLUSH_MS } : {}),
       });
       const row = await scenario(stack, pusher, s);
       rows.push(row);

@@ -372,8 +372,8 @@ int main(int argc, char **argv)
                                 "query\n");
                 return 2;
             }
-            snprintf(sub, sizeof(sub), "%.*s%d%s", (int)(mark - query),
-                     query, i, mark + 2);
+            snprintf(sub, sizeof(sub), "%.*s%d%s", (int)(mark - query), query,
+                     i, mark + 2);
             q = sub;
         } else {
             q = (char *)query;

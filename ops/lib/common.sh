@@ -2,11 +2,13 @@
 # on Debian, building, and finding PostgreSQL's programs.
 
 # Debian packages: build tools, libraries, the PostgreSQL server for the
-# tests and the quick start, kcat, and clang for the fuzz targets.
+# tests and the quick start, kcat, clang for the fuzz targets and
+# clang-format for the format check.
 CDC_PACKAGES="build-essential cmake pkg-config git ca-certificates curl
   librdkafka-dev libpq-dev libavro-dev libwebsockets-dev libuv1-dev
   libjansson-dev libjwt-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
   postgresql-15 postgresql-client-15 kcat clang libclang-rt-14-dev
+  clang-format
   procps iproute2"
 
 say() { printf '%s\n' "$*" >&2; }

@@ -54,6 +54,7 @@ test('heartbeats, metrics, standby take-over, SIGTERM and stable schema ids', as
         'cdc_reader_events_total{topic="cdc.public.items"}', 'cdc_reader_bytes_total{topic="cdc.public.items"}',
         'cdc_reader_snapshot_tables_done', 'cdc_reader_snapshot_rows_total',
         'cdc_reader_snapshot_rows_per_second', 'cdc_reader_blocked', 'process_resident_memory_bytes',
+        'cdc_reader_ack_latency_seconds_count', 'cdc_reader_ack_latency_seconds_bucket{le="+Inf"}',
       ])
         assert.ok(name in m0, `metric ${name}`);
       assert.equal(m0.cdc_reader_up, 1);
@@ -82,6 +83,7 @@ test('heartbeats, metrics, standby take-over, SIGTERM and stable schema ids', as
       });
       assert.ok(m2['cdc_reader_bytes_total{topic="cdc.public.items"}'] > m1['cdc_reader_bytes_total{topic="cdc.public.items"}']);
       assert.equal(m2.cdc_reader_transactions_total, m1.cdc_reader_transactions_total + 1);
+      assert.equal(m2.cdc_reader_ack_latency_seconds_count, m1.cdc_reader_ack_latency_seconds_count + 1);
 
       // A second reader on the same slot waits as a standby.
       const b = await stack.startReader({ ...env, CDC_STATUS_INTERVAL_MS: '60000' }, { waitReady: false, name: 'reader-b' });

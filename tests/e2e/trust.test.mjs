@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import {
   Gql, Model, Realtime, Socket, SqlStream, cdcToken, claims, handJwt, perKey,
 } from './lib/feeds.mjs';
-import { SECRET, waitFor, withStack } from './lib/stack.mjs';
+import { waitFor, withStack } from './lib/stack.mjs';
 
 const TABLES = `
   CREATE TABLE posts (id int PRIMARY KEY, title text, body text, status text,
@@ -82,7 +82,10 @@ async function setup(stack) {
   await stack.startBroker();
   await stack.startReader();
   const perms = stack.writeFile('permissions.json', JSON.stringify(RULES));
-  const base = { CDC_PERMISSIONS: perms, CDC_JWT_ISSUER: 'directus', CDC_AUTH_TIMEOUT_MS: '1500' };
+  const base = {
+    CDC_PERMISSIONS: perms, CDC_JWT_ISSUER: 'directus', CDC_AUTH_TIMEOUT_MS: '1500',
+    CDC_REFRESH_MS: '300',
+  };
   const [hs, pub, strict] = await Promise.all([
     stack.startPusher(base, { name: 'pusher-handshake' }),
     stack.startPusher({ ...base, CDC_GRAPHQL_AUTH: 'public', CDC_REALTIME_AUTH: 'public' },
@@ -161,6 +164,17 @@ test('identity and permissions', async (t) => {
         await r3.opened();
         assert.equal((await r3.frame((f) => f.type === 'auth')).error.code, 'AUTH_TIMEOUT');
         await r3.closed();
+
+        // An empty token is no token: refused in handshake mode.
+        const g4 = track(new Gql(hs.url));
+        await g4.opened();
+        g4.send({ type: 'connection_init', payload: { access_token: '' } });
+        assert.equal((await g4.closed()).code, 4403);
+        const r4 = track(new Realtime(hs.url));
+        await r4.opened();
+        r4.send({ type: 'auth', access_token: '' });
+        assert.equal((await r4.frame((f) => f.type === 'auth')).error?.code, 'AUTH_FAILED');
+        await r4.closed();
 
         // strict: no token, or a token given only later, is HTTP 401.
         for (const path of ['/graphql', '/websocket']) {
@@ -399,7 +413,7 @@ test('identity and permissions', async (t) => {
         assert.equal(r.frames.filter((f) => f.type === 'subscription').length, 0);
       });
 
-      await t.test('SIGHUP applies new rules to live subscriptions', async () => {
+      await t.test('SIGHUP applies new rules to live subscriptions', async (st) => {
         // Before: public reads published rows' id, title and status.
         const keep = track(await Gql.connect(pub.url));
         keep.subscribe('k', gqlQuery(['id', 'title'], '(after: "")'));
@@ -421,6 +435,7 @@ test('identity and permissions', async (t) => {
         next.public.collections.posts = { fields: ['id', 'title'], filter: { views: { _gte: 100 } } };
         next.roles.writer.collections = {};
         fs.writeFileSync(perms, JSON.stringify(next));
+        st.after(() => fs.writeFileSync(perms, JSON.stringify(RULES)));
         const before = pub.log().length;
         const hsBefore = hs.log().length;
         pub.kill('SIGHUP');
@@ -456,7 +471,43 @@ test('identity and permissions', async (t) => {
         assert.deepEqual(perKey(byField.events('ok').filter((e) => Number(e.key) >= 20), shape),
           perKey(want, shape));
         assert.equal(writer.events('a').length, 0);
-        fs.writeFileSync(perms, JSON.stringify(RULES));
+      });
+
+      await t.test('a reload after a column was dropped keeps each subscription on its own version', async () => {
+        const reload = async () => {
+          const from = hs.log().length;
+          hs.kill('SIGHUP');
+          await waitFor('the reload', () => /reloaded/.test(logSince(hs, from)));
+        };
+        await reload(); // the original rules again
+        const g = track(await Gql.connect(hs.url, { token: alice }));
+        g.subscribe('v', gqlQuery(['id', 'title', 'author'], '(after: "")'));
+        await g.started('v');
+        const from = model.log.length;
+        // Columns after "body" move one place to the left in the new version.
+        sql.exec('ALTER TABLE posts DROP COLUMN body');
+        for (const r of model.rows.values()) delete r.body;
+        const ins = (id, o) => sql.exec(model.insert({
+          id, title: `v${id}`, status: 'draft', author: 'alice', team: 'red', views: 1, ...o,
+        }));
+        ins(30, {});
+        ins(31, { author: 'bob' });
+        const logFrom = hs.log().length;
+        await sql.sync();
+        await waitFor('the first rows of the new version', () => g.events('v').length >= 1);
+        await waitFor('the pusher to see the new version',
+          () => /\[cdc\.public\.posts\] schema changed/.test(logSince(hs, logFrom)));
+        await reload();
+        ins(32, {});
+        ins(33, { author: 'bob', status: 'alice' });
+        sql.exec(model.update(30, { author: 'bob' }));
+        sql.exec(model.update(31, { author: 'alice' }));
+        await sql.sync();
+        const want = model.expected(VIEWS.alice.visible, ['id', 'title', 'author'], from)
+          .map((e) => ({ ...e, row: e.row && { ...e.row, id: String(e.row.id) } }));
+        await waitFor('alice\'s events', () => g.events('v').length >= want.length || g.frames.some((f) => f.type === 'error'));
+        await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(perKey(g.events('v'), shape), perKey(want, shape));
       });
     } finally {
       for (const s of sockets) s.end();

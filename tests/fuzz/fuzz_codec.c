@@ -11,18 +11,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static table_schema_t *schema(void)
 {
     static const coltype_t kinds[] = {
-        COLTYPE_LONG,   COLTYPE_BOOLEAN, COLTYPE_INT,       COLTYPE_FLOAT,
-        COLTYPE_DOUBLE, COLTYPE_STRING,  COLTYPE_BYTES,     COLTYPE_DECIMAL,
-        COLTYPE_NUMERIC, COLTYPE_DATE,   COLTYPE_TIME,      COLTYPE_TIMESTAMP,
-        COLTYPE_TIMESTAMPTZ, COLTYPE_UUID, COLTYPE_JSON,    COLTYPE_ARRAY,
+        COLTYPE_LONG,        COLTYPE_BOOLEAN, COLTYPE_INT,   COLTYPE_FLOAT,
+        COLTYPE_DOUBLE,      COLTYPE_STRING,  COLTYPE_BYTES, COLTYPE_DECIMAL,
+        COLTYPE_NUMERIC,     COLTYPE_DATE,    COLTYPE_TIME,  COLTYPE_TIMESTAMP,
+        COLTYPE_TIMESTAMPTZ, COLTYPE_UUID,    COLTYPE_JSON,  COLTYPE_ARRAY,
     };
     table_schema_t *ts = table_schema_new("db", "public", "t", 16);
 
     for (int i = 0; i < 16; i++) {
         char name[8] = {'c', (char)('a' + i), 0};
 
-        table_schema_set_column(ts, i, name, "t", kinds[i], COLTYPE_DECIMAL,
-                                12, 3, i == 0);
+        table_schema_set_column(ts, i, name, "t", kinds[i], COLTYPE_DECIMAL, 12,
+                                3, i == 0);
     }
     return ts;
 }

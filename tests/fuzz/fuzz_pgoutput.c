@@ -30,8 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
                 /* Every value lies inside the message. */
                 if (v->len && ((const uint8_t *)v->data < data ||
-                               (const uint8_t *)v->data + v->len >
-                                   data + size))
+                               (const uint8_t *)v->data + v->len > data + size))
                     abort();
             }
         }

@@ -50,8 +50,9 @@ int main(int argc, char **argv)
     FILE *f;
 
     if (argc != 5) {
-        fprintf(stderr, "usage: %s CONNINFO PUBLICATION DIR TRANSACTIONS "
-                        "< script.sql\n",
+        fprintf(stderr,
+                "usage: %s CONNINFO PUBLICATION DIR TRANSACTIONS "
+                "< script.sql\n",
                 argv[0]);
         return 2;
     }
@@ -94,8 +95,8 @@ int main(int argc, char **argv)
             f = fopen(path, "wb");
             fwrite(buf + 25, 1, (size_t)len - 25, f);
             fclose(f);
-            if (!pgoutput_decode(&d, (uint8_t *)buf + 25, (size_t)len - 25,
-                                 &m, err, sizeof(err))) {
+            if (!pgoutput_decode(&d, (uint8_t *)buf + 25, (size_t)len - 25, &m,
+                                 err, sizeof(err))) {
                 fprintf(stderr, "decode: %s\n", err);
                 return 1;
             }

@@ -55,8 +55,8 @@ void pgoutput_dump(const pgoutput_msg_t *m, buf_t *out)
         for (int i = 0; i < m->u.relation.ncols; i++) {
             const pgoutput_column_t *c = &m->u.relation.cols[i];
 
-            buf_printf(out, "  %s type=%u typmod=%d%s\n", c->name,
-                       c->type_oid, c->typmod, c->key ? " key" : "");
+            buf_printf(out, "  %s type=%u typmod=%d%s\n", c->name, c->type_oid,
+                       c->typmod, c->key ? " key" : "");
         }
         break;
     case PGO_TYPE:
@@ -70,8 +70,8 @@ void pgoutput_dump(const pgoutput_msg_t *m, buf_t *out)
     case PGO_UPDATE:
         buf_puts(out, "UPDATE");
         if (m->u.change.old_kind) {
-            buf_printf(out, " %s=", m->u.change.old_kind == 'K' ? "key"
-                                                               : "old");
+            buf_printf(out,
+                       " %s=", m->u.change.old_kind == 'K' ? "key" : "old");
             dump_tuple(out, &m->u.change.old_tuple);
         }
         buf_puts(out, " new=");
@@ -79,8 +79,8 @@ void pgoutput_dump(const pgoutput_msg_t *m, buf_t *out)
         buf_putc(out, '\n');
         break;
     case PGO_DELETE:
-        buf_printf(out, "DELETE %s=",
-                   m->u.change.old_kind == 'K' ? "key" : "old");
+        buf_printf(out,
+                   "DELETE %s=", m->u.change.old_kind == 'K' ? "key" : "old");
         dump_tuple(out, &m->u.change.old_tuple);
         buf_putc(out, '\n');
         break;

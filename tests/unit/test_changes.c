@@ -212,6 +212,7 @@ static void good_txn(fixture_t *f, uint64_t final_lsn, const char *id)
 static void test_commits_move_the_acknowledged_lsn(void **state)
 {
     fixture_t *f = fixture_new();
+    producer_stats_t ps;
 
     (void)state;
     good_txn(f, 0x10000, "1");
@@ -219,6 +220,12 @@ static void test_commits_move_the_acknowledged_lsn(void **state)
     assert_int_equal(producer_acked_lsn(f->producer), 0x10030);
     assert_int_equal(f->rel->topic->produced, 1);
     assert_int_equal(f->ch.transactions, 1);
+
+    /* Committed on 2000-01-01 (a zero timestamp): past every bound of the
+     * commit-to-acknowledgement histogram. */
+    producer_get_stats(f->producer, &ps);
+    assert_int_equal(ps.latency_count, 1);
+    assert_int_equal(ps.latency[PRODUCER_LATENCY_BUCKETS], 1);
     fixture_free(f);
 }
 
@@ -496,6 +503,10 @@ static void test_metrics_render(void **state)
     v.snapshot.tables_done = 1;
     v.snapshot.rows = 1234;
     v.registry_schemas = -1;
+    v.producer.latency[0] = 2;
+    v.producer.latency[3] = 1;
+    v.producer.latency_count = 3;
+    v.producer.latency_sum = 0.05;
     buf_init(&out, 0);
     reader_http_render_metrics(&v, &out);
     text = buf_cstr(&out);
@@ -508,6 +519,15 @@ static void test_metrics_render(void **state)
     assert_non_null(strstr(text, "\ncdc_reader_snapshot_tables_done 1\n"));
     assert_non_null(strstr(text, "\ncdc_reader_snapshot_rows_total 1234\n"));
     assert_null(strstr(text, "cdc_registry_schemas"));
+    assert_non_null(strstr(
+        text, "cdc_reader_ack_latency_seconds_bucket{le=\"0.005\"} 2\n"));
+    assert_non_null(strstr(
+        text, "cdc_reader_ack_latency_seconds_bucket{le=\"0.025\"} 2\n"));
+    assert_non_null(
+        strstr(text, "cdc_reader_ack_latency_seconds_bucket{le=\"0.05\"} 3\n"));
+    assert_non_null(
+        strstr(text, "cdc_reader_ack_latency_seconds_bucket{le=\"+Inf\"} 3\n"));
+    assert_non_null(strstr(text, "\ncdc_reader_ack_latency_seconds_count 3\n"));
     buf_free(&out);
 }
 

@@ -36,8 +36,7 @@ static table_schema_t *all_kinds(void)
         {"at", "time without time zone", COLTYPE_TIME, 0, 0, 0, false},
         {"local", "timestamp without time zone", COLTYPE_TIMESTAMP, 0, 0, 0,
          false},
-        {"ts", "timestamp with time zone", COLTYPE_TIMESTAMPTZ, 0, 0, 0,
-         false},
+        {"ts", "timestamp with time zone", COLTYPE_TIMESTAMPTZ, 0, 0, 0, false},
         {"u", "uuid", COLTYPE_UUID, 0, 0, 0, false},
         {"doc", "jsonb", COLTYPE_JSON, 0, 0, 0, false},
         {"tags", "text[]", COLTYPE_ARRAY, COLTYPE_STRING, 0, 0, false},
@@ -45,10 +44,9 @@ static table_schema_t *all_kinds(void)
     table_schema_t *ts = table_schema_new("db", "public", "kinds", 16);
 
     for (int i = 0; i < 16; i++)
-        assert_true(table_schema_set_column(ts, i, cols[i].name, cols[i].pg,
-                                            cols[i].type, cols[i].elem,
-                                            cols[i].precision, cols[i].scale,
-                                            cols[i].key));
+        assert_true(table_schema_set_column(
+            ts, i, cols[i].name, cols[i].pg, cols[i].type, cols[i].elem,
+            cols[i].precision, cols[i].scale, cols[i].key));
     return ts;
 }
 
@@ -97,8 +95,7 @@ static void fill_row(value_t *row, value_t *tags)
     row[15].len = 3;
 }
 
-static bool same_value(const column_t *col, const value_t *a,
-                       const value_t *b)
+static bool same_value(const column_t *col, const value_t *a, const value_t *b)
 {
     if (a->state != b->state)
         return false;
@@ -193,13 +190,18 @@ static void test_decimals(void **state)
         int scale;
         const char *back;
     } cases[] = {
-        {"0", 0, "0"},           {"-1", 0, "-1"},
-        {"127", 0, "127"},       {"128", 0, "128"},
-        {"-128", 0, "-128"},     {"-129", 0, "-129"},
-        {"12.5", 2, "12.50"},    {"-0.01", 2, "-0.01"},
-        {"0.001", 3, "0.001"},   {"99999999999999999999.99", 2,
-                                  "99999999999999999999.99"},
-        {"-1.5", 1, "-1.5"},     {"3.10", 3, "3.100"},
+        {"0", 0, "0"},
+        {"-1", 0, "-1"},
+        {"127", 0, "127"},
+        {"128", 0, "128"},
+        {"-128", 0, "-128"},
+        {"-129", 0, "-129"},
+        {"12.5", 2, "12.50"},
+        {"-0.01", 2, "-0.01"},
+        {"0.001", 3, "0.001"},
+        {"99999999999999999999.99", 2, "99999999999999999999.99"},
+        {"-1.5", 1, "-1.5"},
+        {"3.10", 3, "3.100"},
     };
     buf_t bytes, text;
 
@@ -210,8 +212,7 @@ static void test_decimals(void **state)
 
         buf_init(&bytes, 0);
         buf_init(&text, 0);
-        assert_true(codec_decimal_to_bytes(cases[i].text,
-                                           strlen(cases[i].text),
+        assert_true(codec_decimal_to_bytes(cases[i].text, strlen(cases[i].text),
                                            cases[i].scale, &bytes));
         /* skip the Avro length prefix (one byte for these sizes) */
         p = bytes.data + 1;
@@ -233,8 +234,8 @@ static void test_decimals(void **state)
         buf_init(&text, 0);
         assert_true(codec_decimal_to_bytes(digits, 1000, 0, &bytes));
         /* Avro long prefix of 416 bytes takes two bytes */
-        assert_true(codec_decimal_from_bytes(bytes.data + 2, bytes.len - 2, 0,
-                                             &text));
+        assert_true(
+            codec_decimal_from_bytes(bytes.data + 2, bytes.len - 2, 0, &text));
         buf_cstr(&text);
         assert_string_equal((char *)text.data, digits);
         buf_free(&bytes);
@@ -287,21 +288,18 @@ static void test_avro_c_reads_our_records(void **state)
     row = json_object_get(json_object_get(root, "after"), "Value");
     assert_non_null(row);
     assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(row, "id"),
-                                           "long")),
+        json_integer_value(json_object_get(json_object_get(row, "id"), "long")),
         INT64_MIN);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(row, "title"),
-                                          "string")),
-        "żółw \"quoted\"");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(row, "title"), "string")),
+                        "żółw \"quoted\"");
     assert_non_null(json_object_get(row, "any_num"));
-    assert_int_equal(json_array_size(json_object_get(
-                         json_object_get(row, "tags"), "array")),
-                     3);
     assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(root, "source"),
-                                           "seq")),
-        0);
+        json_array_size(json_object_get(json_object_get(row, "tags"), "array")),
+        3);
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(root, "source"), "seq")),
+                     0);
 
     json_decref(root);
     free(json);
@@ -324,8 +322,8 @@ static void test_schema_round_trip(void **state)
     (void)state;
     buf_init(&text, 0);
     assert_true(table_schema_value_avro(ts, "cdc", &text));
-    back = table_schema_from_avro((char *)text.data, text.len, err,
-                                  sizeof(err));
+    back =
+        table_schema_from_avro((char *)text.data, text.len, err, sizeof(err));
     assert_non_null(back);
     assert_true(table_schema_equal(ts, back));
     /* "any num" is not an Avro name; clients still see the column name. */
@@ -334,8 +332,8 @@ static void test_schema_round_trip(void **state)
     table_schema_free(back);
 
     /* Not an envelope: refused with a reason. */
-    assert_null(table_schema_from_avro("{\"type\":\"string\"}", 17, err,
-                                       sizeof(err)));
+    assert_null(
+        table_schema_from_avro("{\"type\":\"string\"}", 17, err, sizeof(err)));
     assert_non_null(strstr(err, "not a change envelope"));
     assert_null(table_schema_from_avro("{", 1, err, sizeof(err)));
     assert_non_null(strstr(err, "not JSON"));

@@ -37,8 +37,7 @@ static void test_good_file(void **state)
         err, sizeof(err)));
     assert_string_equal(config_get("CDC_TEST_SLOT"), "main");
     assert_string_equal(config_get("CDC_TEST_Q"), "quoted value");
-    assert_true(config_get_long("CDC_TEST_N", 0, 0, 100, &n, err,
-                                sizeof(err)));
+    assert_true(config_get_long("CDC_TEST_N", 0, 0, 100, &n, err, sizeof(err)));
     assert_int_equal(n, 42);
     assert_true(config_get_bool("CDC_TEST_B", true, &b, err, sizeof(err)));
     assert_false(b);
@@ -48,8 +47,7 @@ static void test_good_file(void **state)
     assert_string_equal(config_get("CDC_TEST_SLOT"), "from-env");
     unsetenv("CDC_TEST_SLOT");
 
-    assert_false(config_get_long("CDC_TEST_N", 0, 0, 10, &n, err,
-                                 sizeof(err)));
+    assert_false(config_get_long("CDC_TEST_N", 0, 0, 10, &n, err, sizeof(err)));
     assert_non_null(strstr(err, "CDC_TEST_N=\"42\" is not valid"));
     config_reset();
 }
@@ -68,8 +66,8 @@ static void test_bad_files(void **state)
 
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_false(config_load_file(write_tmp(cases[i].text), err,
-                                      sizeof(err)));
+        assert_false(
+            config_load_file(write_tmp(cases[i].text), err, sizeof(err)));
         if (!strstr(err, cases[i].error))
             fail_msg("\"%s\": %s", cases[i].text, err);
     }

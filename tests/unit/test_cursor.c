@@ -82,21 +82,21 @@ static void test_refusals(void **state)
     /* Signed with another secret: forged. */
     buf_init(&foreign, 0);
     make(&foreign, other, "cdc.public.articles");
-    assert_int_equal(cursor_decode((char *)foreign.data, foreign.len, hash,
-                                   key, &c, err, sizeof(err)),
+    assert_int_equal(cursor_decode((char *)foreign.data, foreign.len, hash, key,
+                                   &c, err, sizeof(err)),
                      CURSOR_FORGED);
 
     /* A good cursor of another topic. */
     buf_reset(&foreign);
     make(&foreign, key, "cdc.public.authors");
-    assert_int_equal(cursor_decode((char *)foreign.data, foreign.len, hash,
-                                   key, &c, err, sizeof(err)),
+    assert_int_equal(cursor_decode((char *)foreign.data, foreign.len, hash, key,
+                                   &c, err, sizeof(err)),
                      CURSOR_FOREIGN);
 
     /* Garbage, empty, too long, truncated. */
-    assert_int_equal(cursor_decode("hello world", 11, hash, key, &c, err,
-                                   sizeof(err)),
-                     CURSOR_MALFORMED);
+    assert_int_equal(
+        cursor_decode("hello world", 11, hash, key, &c, err, sizeof(err)),
+        CURSOR_MALFORMED);
     assert_int_equal(cursor_decode("", 0, hash, key, &c, err, sizeof(err)),
                      CURSOR_MALFORMED);
     assert_int_not_equal(cursor_decode((char *)text.data, text.len - 3, hash,
@@ -115,11 +115,100 @@ static void test_refusals(void **state)
     buf_free(&foreign);
 }
 
+/* Signs version, topic and body into cursor text. */
+static cursor_status_t decode_body(const uint8_t *body, size_t len,
+                                   const char *extra)
+{
+    uint8_t key[CURSOR_KEY_SIZE], raw[64];
+    cursor_t *c = NULL;
+    cursor_status_t st;
+    buf_t text;
+    char err[256];
+
+    cursor_derive_key("a shared secret", key);
+    raw[0] = CURSOR_VERSION;
+    cursor_topic_hash("cdc.public.articles", raw + 1);
+    memcpy(raw + 9, body, len);
+    buf_init(&text, 0);
+    assert_true(cursor_seal(raw, 9 + len, key, &text));
+    buf_puts(&text, extra);
+    st = cursor_decode((char *)text.data, text.len, raw + 1, key, &c, err,
+                       sizeof(err));
+    if (st == CURSOR_OK)
+        free(c);
+    else
+        assert_true(strlen(err) > 0);
+    buf_free(&text);
+    return st;
+}
+
+/* A cursor has one spelling: a signed body written any other way than the
+ * encoder writes it is refused, so equal cursors are equal strings. */
+static void test_one_spelling(void **state)
+{
+    static const struct {
+        const char *what;
+        uint8_t body[16];
+        size_t len;
+        const char *extra;
+        cursor_status_t want;
+    } cases[] = {
+        {"canonical", {1, 5, 100, 0, 0}, 5, "", CURSOR_OK},
+        {"canonical with a highest position",
+         {1, 5, 100, 0, 1, 100, 2},
+         7,
+         "",
+         CURSOR_OK},
+        {"over-long offset varint",
+         {1, 0x85, 0x00, 100, 0, 0},
+         6,
+         "",
+         CURSOR_MALFORMED},
+        {"over-long count varint",
+         {0x81, 0x00, 5, 100, 0, 0},
+         6,
+         "",
+         CURSOR_MALFORMED},
+        {"highest position equal to the last",
+         {1, 5, 100, 0, 1, 100, 0},
+         7,
+         "",
+         CURSOR_MALFORMED},
+        {"bytes after the last partition",
+         {1, 5, 100, 0, 0, 0},
+         6,
+         "",
+         CURSOR_MALFORMED},
+        {"partition count past the body",
+         {2, 5, 100, 0, 0},
+         5,
+         "",
+         CURSOR_MALFORMED},
+        {"unknown flag", {1, 5, 100, 0, 2}, 5, "", CURSOR_MALFORMED},
+        {"an extra base64 character",
+         {1, 5, 100, 0, 0},
+         5,
+         "A",
+         CURSOR_MALFORMED},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cursor_status_t st =
+            decode_body(cases[i].body, cases[i].len, cases[i].extra);
+
+        if (st != cases[i].want)
+            fail_msg("%s: status %d, want %d", cases[i].what, (int)st,
+                     (int)cases[i].want);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_one_spelling),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

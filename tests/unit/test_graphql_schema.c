@@ -126,8 +126,7 @@ static void test_sdl(void **state)
                    "after: String): posts_mutated\n"
                    "  posts(event: EventEnum, filter: posts_filter, after: "
                    "String): posts_mutated\n}");
-    expect_in(sdl,
-              "enum EventEnum {\n  create\n  update\n  delete\n  init\n}");
+    expect_in(sdl, "enum EventEnum {\n  create\n  update\n  delete\n  init\n}");
     expect_in(sdl, "scalar JSON\n");
     expect_in(sdl, "scalar GraphQLStringOrFloat\n");
     expect_in(sdl, "type posts {\n  id: ID\n  title: String\n  _and: String\n"

@@ -73,8 +73,8 @@ static void check_case(const char *name)
 static void test_golden(void **state)
 {
     static const char *const cases[] = {
-        "basic",     "full-identity", "multi-statement", "primary-key-change",
-        "truncate",  "toast-unchanged", "types",
+        "basic",    "full-identity",   "multi-statement", "primary-key-change",
+        "truncate", "toast-unchanged", "types",
     };
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -96,12 +96,16 @@ static void test_malformed(void **state)
          "unknown pgoutput message byte 0x53"},
         {"short begin", "B\0\0\0\0", 5, "truncated begin message"},
         {"commit with trailing bytes",
-         "C\0" "\0\0\0\0\0\0\0\1" "\0\0\0\0\0\0\0\2" "\0\0\0\0\0\0\0\3" "!",
+         "C\0"
+         "\0\0\0\0\0\0\0\1"
+         "\0\0\0\0\0\0\0\2"
+         "\0\0\0\0\0\0\0\3"
+         "!",
          27, "unexpected trailing bytes"},
         {"relation name without NUL", "R\0\0\0\1public", 11,
          "not NUL-terminated"},
-        {"relation with absurd column count",
-         "R\0\0\0\1p\0t\0d\xff\xff", 13, "PostgreSQL allows at most"},
+        {"relation with absurd column count", "R\0\0\0\1p\0t\0d\xff\xff", 13,
+         "PostgreSQL allows at most"},
         {"relation with unknown identity", "R\0\0\0\1p\0t\0x\0\0", 13,
          "unknown replica identity 0x78"},
         {"insert with unknown tuple tag", "I\0\0\0\1X", 6,
@@ -115,8 +119,12 @@ static void test_malformed(void **state)
         {"truncate claiming many relations", "T\xff\xff\xff\xff\0", 6,
          "claims 4294967295 relations"},
         {"message content past the end",
-         "M\1" "\0\0\0\0\0\0\0\1" "p\0" "\0\0\0\x10" "abc", 19,
-         "claims 16 bytes of content but 3 remain"},
+         "M\1"
+         "\0\0\0\0\0\0\0\1"
+         "p\0"
+         "\0\0\0\x10"
+         "abc",
+         19, "claims 16 bytes of content but 3 remain"},
     };
     pgoutput_decoder_t d;
 

@@ -8,11 +8,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-static void check(coltype_t type, coltype_t elem, value_t v,
-                  const char *want)
+static void check(coltype_t type, coltype_t elem, value_t v, const char *want)
 {
-    column_t col = {.name = "c", .field = "c", .pg_type = "t", .type = type,
-                    .elem = elem};
+    column_t col = {
+        .name = "c", .field = "c", .pg_type = "t", .type = type, .elem = elem};
     buf_t out;
 
     buf_init(&out, 0);
@@ -76,8 +75,7 @@ static void test_kinds(void **state)
     check(COLTYPE_TIMESTAMP, 0, i(951825600123456),
           "\"2000-02-29T12:00:00.123456\"");
     check(COLTYPE_TIMESTAMPTZ, 0, i(-1), "\"1969-12-31T23:59:59.999999Z\"");
-    check(COLTYPE_TIMESTAMPTZ, 0, i(VALUE_TS_MINUS_INFINITY),
-          "\"-infinity\"");
+    check(COLTYPE_TIMESTAMPTZ, 0, i(VALUE_TS_MINUS_INFINITY), "\"-infinity\"");
     check(COLTYPE_ARRAY, COLTYPE_INT, arr, "[1,null,-3]");
     check(COLTYPE_STRING, 0, null, "null");
     check(COLTYPE_STRING, 0, unknown, "null");
@@ -90,8 +88,7 @@ static void test_keys(void **state)
     buf_t out;
 
     (void)state;
-    table_schema_set_column(ts, 0, "id", "integer", COLTYPE_INT, 0, 0, 0,
-                            true);
+    table_schema_set_column(ts, 0, "id", "integer", COLTYPE_INT, 0, 0, 0, true);
     table_schema_set_column(ts, 1, "title", "text", COLTYPE_STRING, 0, 0, 0,
                             false);
     table_schema_set_column(ts, 2, "code", "text", COLTYPE_STRING, 0, 0, 0,

@@ -47,8 +47,8 @@ static void test_positions(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         wire_position_t pos;
-        bool ok = wire_position_parse(cases[i].text, strlen(cases[i].text),
-                                      &pos);
+        bool ok =
+            wire_position_parse(cases[i].text, strlen(cases[i].text), &pos);
 
         if (ok != cases[i].ok)
             fail_msg("\"%s\": parse gave %d", cases[i].text, ok);

@@ -71,6 +71,25 @@ bool buf_puts(buf_t *b, const char *s)
     return buf_append(b, s, strlen(s));
 }
 
+bool buf_put_i64(buf_t *b, int64_t v)
+{
+    char digits[20];
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    int n = 0;
+
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (!buf_reserve(b, (size_t)n + 1))
+        return false;
+    if (v < 0)
+        b->data[b->len++] = '-';
+    while (n > 0)
+        b->data[b->len++] = (uint8_t)digits[--n];
+    return true;
+}
+
 bool buf_printf(buf_t *b, const char *fmt, ...)
 {
     va_list ap;
@@ -125,7 +144,7 @@ static size_t utf8_sequence(const uint8_t *p, size_t n)
 bool buf_json_string(buf_t *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    const uint8_t *p = (const uint8_t *)s;
+    const uint8_t *p = (const uint8_t *)(n ? s : "");
     const uint8_t *end = p + n;
 
     /* Worst case is six bytes per input byte; reserve once for the usual

@@ -31,6 +31,8 @@ bool buf_reserve(buf_t *b, size_t n);
 bool buf_append(buf_t *b, const void *data, size_t n);
 bool buf_putc(buf_t *b, uint8_t c);
 bool buf_puts(buf_t *b, const char *s);
+/* Decimal text of v, without printf's cost on hot paths. */
+bool buf_put_i64(buf_t *b, int64_t v);
 bool buf_printf(buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -85,7 +85,7 @@ rd_kafka_conf_t *kafka_conf_new(const char *const *defaults, char *err,
         return NULL;
     }
     rd_kafka_conf_set_log_cb(conf, log_from_librdkafka);
-    if (log_debug_facility("kafka"))
+    if (log_debug_facility("kafka") && !config_get("CDC_KAFKA_DEBUG"))
         rd_kafka_conf_set(conf, "debug", "broker,topic,msg", errstr,
                           sizeof(errstr));
     return conf;

@@ -33,7 +33,7 @@ bool log_debug_facility(const char *name);
 void log_write(log_level_t level, const char *object, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void log_writev(log_level_t level, const char *object, const char *fmt,
-                va_list ap);
+                va_list ap) __attribute__((format(printf, 3, 0)));
 
 #define log_debug(obj, ...)   log_write(LOG_DEBUG, obj, __VA_ARGS__)
 #define log_info(obj, ...)    log_write(LOG_INFO, obj, __VA_ARGS__)

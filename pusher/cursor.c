@@ -126,14 +126,14 @@ bool cursor_seal(const uint8_t *body, size_t len,
 bool cursor_encode(const uint8_t topic_hash[8], const cursor_part_t *parts,
                    int nparts, const uint8_t key[CURSOR_KEY_SIZE], buf_t *out)
 {
-    uint8_t *raw;
-    size_t n = 0;
+    /* Every event carries a cursor: most topics fit on the stack. */
+    uint8_t small[1 + 8 + 10 + 64 * 61], *raw = small;
+    size_t n = 0, need = 1 + 8 + 10 + (size_t)nparts * 61;
     bool ok;
 
     if (nparts < 0 || nparts > CURSOR_MAX_PARTITIONS)
         return false;
-    raw = malloc(1 + 8 + 10 + (size_t)nparts * 61);
-    if (!raw)
+    if (need > sizeof(small) && !(raw = malloc(need)))
         return false;
     raw[n++] = CURSOR_VERSION;
     memcpy(raw + n, topic_hash, 8);
@@ -152,7 +152,8 @@ bool cursor_encode(const uint8_t topic_hash[8], const cursor_part_t *parts,
         }
     }
     ok = cursor_seal(raw, n, key, out);
-    free(raw);
+    if (raw != small)
+        free(raw);
     return ok;
 }
 

@@ -3,7 +3,6 @@
 
 #include "datetime.h"
 
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +37,7 @@ static bool put_scalar(buf_t *out, coltype_t type, const value_t *v)
         return buf_puts(out, v->u.b ? "true" : "false");
     case COLTYPE_INT:
     case COLTYPE_LONG:
-        return buf_printf(out, "%" PRId64, v->u.i);
+        return buf_put_i64(out, v->u.i);
     case COLTYPE_FLOAT:
         return put_double(out, v->u.f, true);
     case COLTYPE_DOUBLE:

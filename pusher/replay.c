@@ -576,6 +576,15 @@ static bool drain(pusher_t *p, replay_t *r, bool *gone)
                 conn_flush_dirty(p);
                 return false;
             }
+            if (step == STEP_THROTTLE) {
+                /* Often the socket takes the whole queue at once; then no
+                 * writable callback would come to lift the throttle. */
+                conn_flush_dirty(p);
+                if (!client_busy(r)) {
+                    r->batch[r->at] = m;
+                    continue;
+                }
+            }
             if (step == STEP_PAUSE || step == STEP_THROTTLE) {
                 r->batch[r->at] = m;
                 if (step == STEP_PAUSE)
@@ -773,7 +782,9 @@ static void launch(pusher_t *p, replay_t *r)
         "fetch.wait.max.ms",
         "10",
         "queued.max.messages.kbytes",
-        "4096",
+        "16384",
+        "queued.min.messages",
+        "1000000",
         "client.id",
         "cdc-pusher-replay",
         NULL,

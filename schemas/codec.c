@@ -343,6 +343,22 @@ static bool get_long(reader_t *r, int64_t *v)
     return true;
 }
 
+/* The item count of an Avro array block.  A negative count is followed by
+ * the block's size in bytes, which is not needed here. */
+static bool get_block_count(reader_t *r, int64_t *count)
+{
+    int64_t size;
+
+    if (!get_long(r, count))
+        return false;
+    if (*count >= 0)
+        return true;
+    if (*count == INT64_MIN)
+        return bad(r, "block count out of range");
+    *count = -*count;
+    return get_long(r, &size);
+}
+
 static bool get_length(reader_t *r, size_t *n)
 {
     int64_t v;
@@ -525,17 +541,10 @@ static bool get_array(reader_t *r, coltype_t elem, int scale, value_t *v)
     for (;;) {
         int64_t block;
 
-        if (!get_long(r, &block))
+        if (!get_block_count(r, &block))
             return false;
         if (block == 0)
             break;
-        if (block < 0) {
-            int64_t size;
-
-            if (!get_long(r, &size))
-                return false;
-            block = -block;
-        }
         /* Every element takes at least one byte (its union branch). */
         if ((uint64_t)block > (uint64_t)(r->end - r->p))
             return bad(r, "array longer than the record");
@@ -632,17 +641,10 @@ static bool get_unchanged(reader_t *r, const table_schema_t *ts, value_t *after)
     for (;;) {
         int64_t block;
 
-        if (!get_long(r, &block))
+        if (!get_block_count(r, &block))
             return false;
         if (block == 0)
             return true;
-        if (block < 0) {
-            int64_t size;
-
-            if (!get_long(r, &size))
-                return false;
-            block = -block;
-        }
         if ((uint64_t)block > (uint64_t)(r->end - r->p))
             return bad(r, "unchanged list longer than the record");
         for (int64_t k = 0; k < block; k++) {

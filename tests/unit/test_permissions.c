@@ -516,8 +516,8 @@ static void test_minimal_documents(void **state)
         "{\"public\": {}}",
         "{\"roles\": {}, \"tokens\": {}}",
         "{\"public\": {\"collections\": {}}}",
-        "{\"public\": {\"collections\": {\"a\": {\"fields\": [], "
-        "\"filter\": null}}}}",
+        ("{\"public\": {\"collections\": {\"a\": {\"fields\": [], "
+         "\"filter\": null}}}}"),
     };
 
     for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {

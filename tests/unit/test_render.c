@@ -53,6 +53,9 @@ static void test_kinds(void **state)
     check(COLTYPE_BOOLEAN, 0, b, "false");
     check(COLTYPE_INT, 0, i(-2147483648LL), "-2147483648");
     check(COLTYPE_LONG, 0, i(INT64_MAX), "9223372036854775807");
+    check(COLTYPE_LONG, 0, i(INT64_MIN), "-9223372036854775808");
+    check(COLTYPE_LONG, 0, i(0), "0");
+    check(COLTYPE_INT, 0, i(-7), "-7");
     check(COLTYPE_FLOAT, 0, f(1.1f), "1.1");
     check(COLTYPE_DOUBLE, 0, f(0.1), "0.1");
     check(COLTYPE_DOUBLE, 0, f(1e300), "1e+300");

@@ -52,6 +52,23 @@ void conn_open(pusher_t *p, conn_t *c, struct lws *wsi, protocol_t proto)
     p->stats.connections_total++;
 }
 
+/* Send buffers are counted by what they hold in memory, sent or not: the
+ * process-wide budget bounds that. */
+static bool out_grow(conn_t *c, size_t n)
+{
+    size_t before = c->out.cap;
+    bool ok = buf_reserve(&c->out, n);
+
+    c->p->queue_memory += c->out.cap - before;
+    return ok;
+}
+
+static void out_free(conn_t *c)
+{
+    c->p->queue_memory -= c->out.cap;
+    buf_free(&c->out);
+}
+
 void conn_closed(pusher_t *p, conn_t *c)
 {
     if (!c->p)
@@ -61,7 +78,7 @@ void conn_closed(pusher_t *p, conn_t *c)
     free(c->subs);
     c->subs = NULL;
     p->queue_bytes -= conn_queued(c);
-    buf_free(&c->out);
+    out_free(c);
     buf_free(&c->in);
     free(c->close_reason);
     free(c->ident);
@@ -112,7 +129,7 @@ void conn_close(conn_t *c, uint16_t code, const char *reason, bool discard)
     c->close_reason = reason ? strdup(reason) : NULL;
     if (discard) {
         c->p->queue_bytes -= conn_queued(c);
-        buf_free(&c->out);
+        out_free(c);
         c->out_sent = 0;
     }
     mark_dirty(c);
@@ -125,36 +142,44 @@ static bool write_now(conn_t *c);
 static bool reserve(conn_t *c, size_t n)
 {
     pusher_t *p = c->p;
+    bool over_own, over_all;
 
     if (c->state == CONN_CLOSING)
         return false;
     /* A burst (one Kafka batch is dispatched before any write) is not a
      * slow reader: first give the socket what it takes. */
-    if (conn_queued(c) + n > (size_t)p->set.max_queue_bytes && c->wsi)
+    if ((conn_queued(c) + n > (size_t)p->set.max_queue_bytes ||
+         p->queue_memory + n > (uint64_t)p->set.max_total_queue_bytes) &&
+        c->wsi)
         write_now(c);
     /* One message larger than the limit still goes to a client that has
      * taken everything else, or it could never get past it.  Past the
      * process-wide budget, the connections holding more than their share
      * are the slow ones. */
-    if ((conn_queued(c) > 0 &&
-         conn_queued(c) + n > (size_t)p->set.max_queue_bytes) ||
-        (p->queue_bytes + n > (uint64_t)p->set.max_total_queue_bytes &&
-         p->nconns > 0 &&
-         conn_queued(c) > p->queue_bytes / (uint64_t)p->nconns)) {
+    over_own = conn_queued(c) > 0 &&
+               conn_queued(c) + n > (size_t)p->set.max_queue_bytes;
+    over_all = p->queue_memory + n > (uint64_t)p->set.max_total_queue_bytes &&
+               p->nconns > 0 &&
+               conn_queued(c) > p->queue_bytes / (uint64_t)p->nconns;
+    if (over_own || over_all) {
         char reason[120];
 
         p->stats.slow_closes++;
         snprintf(reason, sizeof(reason),
-                 "send queue over %ld bytes: reconnect and resume from "
-                 "your last cursor",
-                 p->set.max_queue_bytes);
-        log_info(conn_tag(c), "client reads too slowly; closing with %d",
+                 "%s over %ld bytes: reconnect and resume from your last "
+                 "cursor",
+                 over_own ? "send queue" : "server send buffers",
+                 over_own ? p->set.max_queue_bytes
+                          : p->set.max_total_queue_bytes);
+        log_info(conn_tag(c), "client reads too slowly (%s); closing with %d",
+                 over_own ? "its queue is full"
+                          : "the server's budget is spent",
                  CLOSE_TRY_AGAIN);
         conn_close(c, CLOSE_TRY_AGAIN, reason, true);
         return false;
     }
     if (c->out.len == 0) {
-        if (!buf_reserve(&c->out, LWS_PRE + n))
+        if (!out_grow(c, LWS_PRE + n))
             return false;
         memset(c->out.data, 0, LWS_PRE);
         c->out.len = LWS_PRE;
@@ -168,7 +193,7 @@ static bool reserve(conn_t *c, size_t n)
         c->out.len = LWS_PRE + left;
         c->out_sent = LWS_PRE;
     }
-    if (!buf_reserve(&c->out, n))
+    if (!out_grow(c, n))
         return false;
     mark_dirty(c);
     return true;
@@ -345,7 +370,7 @@ static bool write_now(conn_t *c)
     if ((size_t)n == left) {
         c->p->queue_bytes -= left;
         if (c->out.cap > KEEP_BUFFER)
-            buf_free(&c->out);
+            out_free(c);
         else
             c->out.len = 0;
         c->out_sent = 0;
@@ -409,7 +434,7 @@ int conn_on_writable(conn_t *c)
         c->p->queue_bytes -= n;
         if (c->out_sent == c->out.len) {
             if (c->out.cap > KEEP_BUFFER) {
-                buf_free(&c->out);
+                out_free(c);
             } else {
                 c->out.len = 0;
             }
@@ -431,7 +456,7 @@ int conn_on_writable(conn_t *c)
 void conn_release_idle(conn_t *c)
 {
     if (c->out.data && conn_queued(c) == 0 && c->state != CONN_CLOSING) {
-        buf_free(&c->out);
+        out_free(c);
         c->out_sent = 0;
     }
     if (c->in.data && c->in.len == 0)

@@ -284,6 +284,7 @@ struct pusher {
     int nconns;
     uint32_t next_conn_id;
     uint64_t queue_bytes;
+    uint64_t queue_memory; /* send buffers held, including sent bytes */
 
     /* identity and permissions (auth.c, permissions.c) */
     void *auth;

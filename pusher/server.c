@@ -69,7 +69,7 @@ const config_setting_t pusher_settings[] = {
     {"CDC_FLUSH_INTERVAL_MS", "5",
      "events reach a client at most this often, batched into one write"},
     {"CDC_MAX_TOTAL_QUEUE_BYTES", "1073741824",
-     "unsent bytes of all connections; past it the slowest are closed"},
+     "memory of all send buffers; past it the slowest are closed"},
     {"CDC_LOG_LEVEL", "info", "debug, info, warning or error"},
     {"CDC_LOG_DEBUG", "", "debug facilities: kafka, lws, all"},
     {NULL, NULL, NULL},
@@ -402,6 +402,10 @@ static void render_metrics(pusher_t *p, buf_t *out)
     metrics_single(out, "cdc_pusher_queue_bytes", "gauge",
                    "Bytes queued for clients, all connections.",
                    (double)p->queue_bytes);
+    metrics_single(out, "cdc_pusher_queue_memory_bytes", "gauge",
+                   "Memory of the send buffers, which "
+                   "CDC_MAX_TOTAL_QUEUE_BYTES bounds.",
+                   (double)p->queue_memory);
     metrics_single(out, "cdc_pusher_events_total", "counter",
                    "Change records decoded.", (double)st->events);
     metrics_single(out, "cdc_pusher_duplicates_total", "counter",

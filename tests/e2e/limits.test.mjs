@@ -337,3 +337,48 @@ check('a client that stops reading is closed with 1013 past its queue; graphql-w
   resumed.close();
   await client.dispose();
 });
+
+check('past CDC_MAX_TOTAL_QUEUE_BYTES the client holding the most is closed; the others read on', async () => {
+  const perms = stack.writeFile('permissions-budget.json', JSON.stringify({
+    public: { collections: { bulk: { fields: ['*'] } } },
+  }));
+  const budget = await stack.startPusher({
+    CDC_PERMISSIONS: perms, CDC_REALTIME_AUTH: 'public',
+    CDC_MAX_TOTAL_QUEUE_BYTES: '1048576', CDC_MAX_QUEUE_BYTES: '67108864',
+  });
+  try {
+    const hog = rawSocket(budget.url, '/websocket');
+    const reader = rawSocket(budget.url, '/websocket');
+    await Promise.all([hog.opened(), reader.opened()]);
+    for (const s of [hog, reader]) {
+      for (const uid of ['a', 'b', 'c']) s.send({ type: 'subscribe', collection: 'bulk', uid });
+      await waitFor('inits', () => s.messages.filter((m) => m.event === 'init').length === 3);
+    }
+    const start = await readMetrics(budget.http);
+    hog.ws._socket.pause();
+    let rows = 0;
+    for (let batch = 1; ; batch++) {
+      sql(`INSERT INTO bulk (batch, body)
+           SELECT ${batch}, repeat(md5(g::text), 256) FROM generate_series(1, 24) g`);
+      rows += 24;
+      await waitFor(`${rows} rows at the reading client`, () =>
+        reader.messages.filter((m) => m.event === 'create').length >= 3 * rows);
+      const m = await readMetrics(budget.http);
+      if (m.cdc_pusher_slow_closes_total > start.cdc_pusher_slow_closes_total) break;
+      assert.ok(batch < 200, 'the budget was never reached');
+    }
+    const m = await readMetrics(budget.http);
+    assert.ok(m.cdc_pusher_queue_memory_bytes <= 1048576, `memory ${m.cdc_pusher_queue_memory_bytes}`);
+    hog.ws._socket.resume();
+    const closed = await hog.closed();
+    assert.equal(closed.code, 1013);
+    assert.equal(closed.reason,
+      'server send buffers over 1048576 bytes: reconnect and resume from your last cursor');
+    assert.equal(reader.state.close, null);
+    const id = Number(sql(`INSERT INTO bulk (batch, body) VALUES (0, 'after') RETURNING id`));
+    await reader.next((x) => x.event === 'create' && x.data[0].id === id);
+    reader.close();
+  } finally {
+    await budget.kill('SIGTERM');
+  }
+});

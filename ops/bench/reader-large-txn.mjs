@@ -8,7 +8,6 @@
 // Usage: CDC_BUILD_DIR=build ops/bench/reader-large-txn.mjs [--rows N]
 import fs from 'node:fs';
 import { Stack, waitFor } from '../../tests/e2e/lib/stack.mjs';
-import { psqlFast } from '../../tests/e2e/lib/load.mjs';
 import { metrics, tryMetrics, waitCaughtUp } from '../../tests/e2e/lib/topic.mjs';
 
 const ROWS = process.argv.includes('--rows')
@@ -32,7 +31,7 @@ try {
   const idle = status(reader.pid, 'VmRSS');
 
   const t0 = Date.now();
-  await psqlFast(pg, `INSERT INTO big SELECT g, md5(g::text), g * 7 FROM generate_series(1, ${ROWS}) g;`);
+  await pg.psqlAsync(`INSERT INTO big SELECT g, md5(g::text), g * 7 FROM generate_series(1, ${ROWS}) g;`);
   const committed = Date.now();
   let peakQueue = 0;
   await waitFor('every record acknowledged', async () => {

@@ -9,7 +9,7 @@
 // Usage: CDC_BUILD_DIR=build ops/bench/reader-outage.mjs [--seconds N]
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Stack, waitFor } from '../../tests/e2e/lib/stack.mjs';
-import { psqlFast, schemaSql, startWriters } from '../../tests/e2e/lib/load.mjs';
+import { schemaSql, startWriters } from '../../tests/e2e/lib/load.mjs';
 import { rssBytes, tryMetrics, waitCaughtUp } from '../../tests/e2e/lib/topic.mjs';
 
 const SECONDS = process.argv.includes('--seconds')
@@ -32,7 +32,7 @@ try {
   let pausedAt = null;
   for (let s = 1; s <= SECONDS; s++) {
     if (s % 5 === 0)
-      await psqlFast(pg, `INSERT INTO items SELECT nextval('ids'), 1, 9, repeat('b', 200)
+      await pg.psqlAsync(`INSERT INTO items SELECT nextval('ids'), 1, 9, repeat('b', 200)
                           FROM generate_series(1, 20000);`);
     await sleep(1000);
     const rss = rssBytes(reader.pid);

@@ -5,11 +5,12 @@
 // queue passes the limit, which graphql-ws retries and a cursor resumes).
 // A bystander on the same pusher must receive every event after each.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { gqlSocket, rawSocket, readMetrics } from './lib/clients.mjs';
+import { testWithLogs } from './lib/check.mjs';
 import { Stack, waitFor } from './lib/stack.mjs';
 
 const stack = new Stack('limits');
@@ -57,17 +58,12 @@ after(async () => {
   await stack.stop();
 });
 
-function check(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-      await stillServed();
-    } catch (e) {
-      console.error(stack.logs());
-      throw e;
-    }
+// Each case ends by checking that everyone else is still served.
+const check = (name, fn) =>
+  testWithLogs(stack, name, async () => {
+    await fn();
+    await stillServed();
   });
-}
 
 const sql = (text) => stack.pg.psql(text).trim();
 

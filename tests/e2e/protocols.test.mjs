@@ -7,11 +7,12 @@
 // One stack for the file: a handshake-mode pusher and one with fast pings.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createClient } from 'graphql-ws';
 import WebSocket from 'ws';
 import { gqlSocket, rawSocket, readMetrics, signToken } from './lib/clients.mjs';
+import { testWithLogs } from './lib/check.mjs';
 import { SECRET, Stack, waitFor } from './lib/stack.mjs';
 
 const stack = new Stack('protocols');
@@ -54,17 +55,7 @@ after(async () => {
   await stack.stop();
 });
 
-// A test whose failure prints the logs of every process.
-function check(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      console.error(stack.logs());
-      throw e;
-    }
-  });
-}
+const check = (name, fn) => testWithLogs(stack, name, fn);
 
 const insert = (status, title, views = 0) =>
   stack.pg.psql(

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor, withStack } from './lib/stack.mjs';
-import { checkTopic, expected, psqlFast, schemaSql, startWriters } from './lib/load.mjs';
+import { checkTopic, expected, schemaSql, startWriters } from './lib/load.mjs';
 import { lsnText, metrics, parseLsn, readTopic, tryMetrics, waitCaughtUp } from './lib/topic.mjs';
 
 const ROWS = 2000;

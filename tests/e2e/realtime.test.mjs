@@ -5,11 +5,12 @@
 // both ways, the error codes); and every column type as Directus sends it,
 // on /websocket and on /graphql alike.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createDirectus, realtime, staticToken } from '@directus/sdk';
 import WebSocket from 'ws';
 import { gqlSocket, rawSocket, signToken } from './lib/clients.mjs';
+import { testWithLogs } from './lib/check.mjs';
 import { SECRET, Stack, waitFor } from './lib/stack.mjs';
 
 const stack = new Stack('realtime');
@@ -53,16 +54,7 @@ after(async () => {
   await stack.stop();
 });
 
-function check(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      console.error(stack.logs());
-      throw e;
-    }
-  });
-}
+const check = (name, fn) => testWithLogs(stack, name, fn);
 
 const sql = (text) => stack.pg.psql(text).trim();
 const insert = (status, title, views = 0) =>

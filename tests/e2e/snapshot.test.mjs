@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor, withStack } from './lib/stack.mjs';
-import { checkTopic, expected, psqlFast, schemaSql, startWriters } from './lib/load.mjs';
+import { checkTopic, expected, schemaSql, startWriters } from './lib/load.mjs';
 import { fetchRecords, metrics, readTopic, tryMetrics, waitCaughtUp } from './lib/topic.mjs';
 
 const ROWS = 80000;
@@ -93,7 +93,7 @@ test('a 200,000-row transaction flows with bounded reader memory', async () => {
     });
     const idleRss = (await metrics(reader.http)).process_resident_memory_bytes;
 
-    await psqlFast(pg, `INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 200000) g;`);
+    await pg.psqlAsync(`INSERT INTO big SELECT g, md5(g::text) FROM generate_series(1, 200000) g;`);
     let peak = 0;
     await waitFor('the transaction in Kafka', async () => {
       const m = await tryMetrics(reader.http);

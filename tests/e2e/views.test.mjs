@@ -6,8 +6,9 @@
 // with deletes judged on the old row; with the DEFAULT identity what the
 // pusher can and cannot see.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { after, before } from 'node:test';
 import { gqlSocket, rawSocket } from './lib/clients.mjs';
+import { testWithLogs } from './lib/check.mjs';
 import { Stack, waitFor } from './lib/stack.mjs';
 
 const stack = new Stack('views');
@@ -41,16 +42,7 @@ after(async () => {
   await stack.stop();
 });
 
-function check(name, fn) {
-  test(name, async () => {
-    try {
-      await fn();
-    } catch (e) {
-      console.error(stack.logs());
-      throw e;
-    }
-  });
-}
+const check = (name, fn) => testWithLogs(stack, name, fn);
 
 const sql = (text) => stack.pg.psql(text);
 

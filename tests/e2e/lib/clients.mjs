@@ -124,7 +124,7 @@ export function signToken(secret, claims) {
   return `${body}.${sig}`;
 }
 
-// A pusher's /metrics as { 'name{labels}': value }.
+// A daemon's /metrics as { 'name{labels}': value }.
 export async function readMetrics(httpUrl) {
   const text = await (await fetch(`${httpUrl}/metrics`)).text();
   const out = {};

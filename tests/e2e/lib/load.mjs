@@ -35,21 +35,6 @@ function statement(w, maxId, deletes) {
           INSERT INTO gone SELECT id, ver FROM d;`;
 }
 
-// Runs SQL with the server's own psql (not the Debian wrapper, which costs
-// a Perl start per call) over the Unix socket.
-export function psqlFast(pg, sql) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path.join(pg.bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At',
-      `host=${pg.dir} port=${pg.port} user=postgres dbname=postgres`], { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (err += d));
-    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(err))));
-    child.stdin.end(sql);
-  });
-}
-
 function transaction(w, maxId, deletes) {
   if (rand(100) >= 20) return statement(w, maxId, deletes);
   let sql = 'BEGIN;\n';

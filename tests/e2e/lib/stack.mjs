@@ -185,10 +185,11 @@ export class Postgres {
     return execFileSync('psql', args, { input: sql, encoding: 'utf8' });
   }
 
-  // psql without waiting: for concurrent writers.
+  // psql without waiting, for concurrent writers and large statements:
+  // the server's own psql, not the Debian wrapper (a Perl start per call).
   psqlAsync(sql) {
     return new Promise((resolve, reject) => {
-      const child = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', this.url], {
+      const child = spawn(path.join(this.bin, 'psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-At', this.url], {
         stdio: ['pipe', 'pipe', 'pipe'],
       });
       let out = '';

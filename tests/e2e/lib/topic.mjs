@@ -5,6 +5,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import avro from 'avsc';
+import { readMetrics } from './clients.mjs';
 import { waitFor } from './stack.mjs';
 
 function run(cmd, args, timeout = 60000) {
@@ -76,15 +77,7 @@ export async function readTopic(brokers, topic, registryUrl) {
 }
 
 // The reader's /metrics as { 'name{labels}': value }.
-export async function metrics(httpUrl) {
-  const text = await (await fetch(`${httpUrl}/metrics`)).text();
-  const out = {};
-  for (const line of text.split('\n')) {
-    const m = /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
-    if (m) out[m[1]] = Number(m[2]);
-  }
-  return out;
-}
+export const metrics = readMetrics;
 
 // Metrics, or null while the process does not answer.
 export async function tryMetrics(httpUrl) {

@@ -100,26 +100,48 @@ static void mac(const uint8_t key[CURSOR_KEY_SIZE], const uint8_t *data,
     memcpy(out, full, MAC_SIZE);
 }
 
+/* Appends src as unpadded base64url; out has room (4 per 3, rounded up). */
+static void b64url_append(buf_t *out, const uint8_t *src, size_t n)
+{
+    uint8_t *dst = out->data + out->len;
+    size_t i = 0;
+
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 |
+                     src[i + 2];
+
+        *dst++ = (uint8_t)b64url[v >> 18];
+        *dst++ = (uint8_t)b64url[(v >> 12) & 63];
+        *dst++ = (uint8_t)b64url[(v >> 6) & 63];
+        *dst++ = (uint8_t)b64url[v & 63];
+    }
+    if (n - i == 1) {
+        *dst++ = (uint8_t)b64url[src[i] >> 2];
+        *dst++ = (uint8_t)b64url[(src[i] & 3) << 4];
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)src[i] << 8 | src[i + 1];
+
+        *dst++ = (uint8_t)b64url[v >> 10];
+        *dst++ = (uint8_t)b64url[(v >> 4) & 63];
+        *dst++ = (uint8_t)b64url[(v << 2) & 63];
+    }
+    out->len = (size_t)(dst - out->data);
+}
+
 bool cursor_seal(const uint8_t *body, size_t len,
                  const uint8_t key[CURSOR_KEY_SIZE], buf_t *out)
 {
-    uint8_t tag[MAC_SIZE];
-    uint32_t bits = 0;
-    int nbits = 0;
+    /* The body's last partial group and the tag are encoded together, as
+     * one text, so the result is that of body and tag back to back. */
+    size_t whole = len / 3 * 3;
+    uint8_t tail[2 + MAC_SIZE];
 
-    mac(key, body, len, tag);
     if (!buf_reserve(out, (len + MAC_SIZE) * 4 / 3 + 4))
         return false;
-    for (size_t i = 0; i < len + MAC_SIZE; i++) {
-        bits = bits << 8 | (i < len ? body[i] : tag[i - len]);
-        nbits += 8;
-        while (nbits >= 6) {
-            nbits -= 6;
-            out->data[out->len++] = (uint8_t)b64url[(bits >> nbits) & 63];
-        }
-    }
-    if (nbits > 0)
-        out->data[out->len++] = (uint8_t)b64url[(bits << (6 - nbits)) & 63];
+    memcpy(tail, body + whole, len - whole);
+    mac(key, body, len, tail + (len - whole));
+    b64url_append(out, body, whole);
+    b64url_append(out, tail, len - whole + MAC_SIZE);
     return true;
 }
 

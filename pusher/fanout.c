@@ -254,6 +254,17 @@ static void put_row(buf_t *out, const projection_t *pr,
     buf_putc(out, '}');
 }
 
+/* Cursors are our own base64url text: nothing in them needs escaping, and
+ * every event carries one (twice on /graphql). */
+static void put_cursor(buf_t *out, const char *cursor, size_t len)
+{
+    if (!buf_reserve(out, len + 2))
+        return;
+    buf_putc(out, '"');
+    buf_append(out, cursor, len);
+    buf_putc(out, '"');
+}
+
 /* GraphQL payload: {"data":{"<root>":{...}},"extensions":{"cursor":...}} */
 static void put_graphql(buf_t *out, pusher_t *p, const projection_t *pr,
                         const table_schema_t *ts, int event, const char *evname,
@@ -281,7 +292,7 @@ static void put_graphql(buf_t *out, pusher_t *p, const projection_t *pr,
             buf_json_string(out, evname, strlen(evname));
             break;
         case PROJ_CURSOR:
-            buf_json_string(out, cursor, cursor_len);
+            put_cursor(out, cursor, cursor_len);
             break;
         case PROJ_TYPENAME:
             buf_json_string(out, pr->typename_top, strlen(pr->typename_top));
@@ -295,7 +306,7 @@ static void put_graphql(buf_t *out, pusher_t *p, const projection_t *pr,
         }
     }
     buf_puts(out, "}},\"extensions\":{\"cursor\":");
-    buf_json_string(out, cursor, cursor_len);
+    put_cursor(out, cursor, cursor_len);
     if (unknown->len) {
         buf_puts(out, ",\"unchanged\":[");
         buf_append(out, unknown->data, unknown->len);
@@ -321,7 +332,7 @@ static void put_realtime(buf_t *out, const projection_t *pr,
         put_row(out, pr, pr->data, pr->ndata, ts, row, NULL);
     }
     buf_puts(out, "],\"cursor\":");
-    buf_json_string(out, cursor, cursor_len);
+    put_cursor(out, cursor, cursor_len);
 }
 
 /* Payload of (projection, event) for this change, built on first use. */

@@ -6,7 +6,8 @@
 // CPU and memory, deliveries per pusher CPU-second.  Asserts nothing.
 //
 // Usage: ops/bench/pusher-fanout.mjs [--quick] [--only N]
-// BENCH_FLUSH_MS sets the pusher's CDC_FLUSH_INTERVAL_MS.
+// BENCH_FLUSH_MS sets the pusher's CDC_FLUSH_INTERVAL_MS; BENCH_READER_ENV
+// (JSON) adds settings to the reader's environment.
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -109,7 +110,7 @@ async function main() {
              INSERT INTO articles SELECT g, 'article ' || g, 'draft', 0, now()
                FROM generate_series(1, 1000) g;`);
     await stack.startBroker();
-    await stack.startReader();
+    await stack.startReader(JSON.parse(process.env.BENCH_READER_ENV || '{}'));
     const perms = stack.writeFile('permissions.json',
       JSON.stringify({ public: { collections: { articles: { fields: ['*'] } } } }));
     const rows = [];

@@ -107,8 +107,8 @@ static void b64url_append(buf_t *out, const uint8_t *src, size_t n)
     size_t i = 0;
 
     for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 |
-                     src[i + 2];
+        uint32_t v =
+            (uint32_t)src[i] << 16 | (uint32_t)src[i + 1] << 8 | src[i + 2];
 
         *dst++ = (uint8_t)b64url[v >> 18];
         *dst++ = (uint8_t)b64url[(v >> 12) & 63];

@@ -94,6 +94,9 @@ static const value_t *align_row(pusher_t *p, const value_t *row,
     return out;
 }
 
+/* Counts dispatches, so a group tried once in one is not tried again. */
+static uint64_t dispatch_stamp;
+
 /* Event state shared by every group of one dispatch. */
 typedef struct dispatch {
     pusher_t *p;
@@ -104,6 +107,7 @@ typedef struct dispatch {
     const char *cursor; /* NULL until someone needs it */
     size_t cursor_len;
     int64_t now_us;
+    uint64_t stamp; /* tells groups already tried */
     view_t views[4];
     int nviews;
     /* serialized payloads: (projection, event) -> bytes in p->payloads */
@@ -424,9 +428,78 @@ static void dispatch_init(dispatch_t *d, pusher_t *p, const change_t *ch,
     d->cursor = NULL;
     d->cursor_len = 0;
     d->now_us = pusher_now_us();
+    d->stamp = ++dispatch_stamp;
     d->nviews = 0;
     d->ncache = 0;
     buf_reset(&p->payloads);
+}
+
+/* Groups whose filters require column col (of schema version ts) to hold
+ * one value, chained in buckets by a hash of that value: an event tries
+ * only the groups of its rows' values, so ten thousand subscriptions each
+ * to one user's rows cost a lookup, not ten thousand evaluations. */
+typedef struct eq_index {
+    const table_schema_t *ts;
+    int col;
+    filter_eq_kind_t kind;
+    group_t **buckets; /* a power of two of them */
+    uint32_t nbuckets;
+    uint32_t count;
+    struct eq_index *next; /* in coll->indexes */
+} eq_index_t;
+
+static void try_group(dispatch_t *d, group_t *g)
+{
+    const view_t *v;
+    const char *data;
+    size_t len;
+    int event;
+
+    if (g->visited == d->stamp)
+        return; /* found through both rows */
+    g->visited = d->stamp;
+    v = view_for(d, g->ts);
+    d->p->stats.evaluations++;
+    if (!v->before && !v->after)
+        return;
+    event = decide(g, v, d->ch->op, d->now_us);
+    if (event < 0 || !(g->events & (1u << event)))
+        return;
+    payload(d, g->proj, v, event, &data, &len);
+    for (int i = 0; i < g->nmembers; i++)
+        deliver(d->p, g->members[i], data, len);
+}
+
+static void try_index(dispatch_t *d, eq_index_t *idx)
+{
+    const view_t *v = view_for(d, idx->ts);
+    const value_t *rows[2] = {v->after, v->before};
+
+    for (int r = 0; r < 2; r++) {
+        const value_t *value;
+        uint64_t hash;
+
+        if (!rows[r])
+            continue;
+        value = &rows[r][idx->col];
+        if (value->state == VALUE_NULL)
+            continue; /* no _eq holds on null */
+        if (filter_value_hash(idx->kind, value, &hash)) {
+            group_t *g = idx->buckets[hash & (idx->nbuckets - 1)];
+
+            for (; g; g = g->next) {
+                if (g->eq_hash == hash)
+                    try_group(d, g);
+            }
+            continue;
+        }
+        /* A value the change did not carry (unchanged TOAST): any group
+         * may match. */
+        for (uint32_t b = 0; b < idx->nbuckets; b++) {
+            for (group_t *g = idx->buckets[b]; g; g = g->next)
+                try_group(d, g);
+        }
+    }
 }
 
 void fanout_dispatch(pusher_t *p, collection_t *coll,
@@ -436,22 +509,10 @@ void fanout_dispatch(pusher_t *p, collection_t *coll,
     dispatch_t d;
 
     dispatch_init(&d, p, ch, record_ts, cursor_fn, cursor_arg);
-    for (group_t *g = coll->groups; g; g = g->next) {
-        const view_t *v = view_for(&d, g->ts);
-        const char *data;
-        size_t len;
-        int event;
-
-        p->stats.evaluations++;
-        if (!v->before && !v->after)
-            continue;
-        event = decide(g, v, ch->op, d.now_us);
-        if (event < 0 || !(g->events & (1u << event)))
-            continue;
-        payload(&d, g->proj, v, event, &data, &len);
-        for (int i = 0; i < g->nmembers; i++)
-            deliver(p, g->members[i], data, len);
-    }
+    for (group_t *g = coll->groups; g; g = g->next)
+        try_group(&d, g);
+    for (eq_index_t *idx = coll->indexes; idx; idx = idx->next)
+        try_index(&d, idx);
     arena_reset(&p->event_arena);
 }
 
@@ -546,8 +607,91 @@ int fanout_group_count(const pusher_t *p)
     for (int i = 0; i < p->ncolls; i++) {
         for (group_t *g = p->colls[i]->groups; g; g = g->next)
             n++;
+        for (eq_index_t *idx = p->colls[i]->indexes; idx; idx = idx->next)
+            n += (int)idx->count;
     }
     return n;
+}
+
+/* The _eq that indexes a subscription: of its own filter, else of its
+ * role's. */
+static bool index_key(const sub_t *s, filter_eq_t *eq)
+{
+    return filter_required_eq(s->filter, eq) || filter_required_eq(s->perm, eq);
+}
+
+static eq_index_t *index_find(collection_t *coll, const table_schema_t *ts,
+                              const filter_eq_t *eq)
+{
+    for (eq_index_t *idx = coll->indexes; idx; idx = idx->next) {
+        if (idx->ts == ts && idx->col == eq->col && idx->kind == eq->kind)
+            return idx;
+    }
+    return NULL;
+}
+
+static eq_index_t *index_new(collection_t *coll, const table_schema_t *ts,
+                             const filter_eq_t *eq)
+{
+    eq_index_t *idx = calloc(1, sizeof(*idx));
+
+    if (!idx || !(idx->buckets = calloc(16, sizeof(*idx->buckets)))) {
+        free(idx);
+        return NULL;
+    }
+    idx->ts = ts;
+    idx->col = eq->col;
+    idx->kind = eq->kind;
+    idx->nbuckets = 16;
+    idx->next = coll->indexes;
+    coll->indexes = idx;
+    return idx;
+}
+
+/* Keeps chains short: twice the buckets once they average two groups. */
+static void index_grow(eq_index_t *idx)
+{
+    uint32_t n = idx->nbuckets * 2;
+    group_t **grown;
+
+    if (idx->count < idx->nbuckets * 2 || !(grown = calloc(n, sizeof(*grown))))
+        return;
+    for (uint32_t b = 0; b < idx->nbuckets; b++) {
+        group_t *g = idx->buckets[b], *next;
+
+        for (; g; g = next) {
+            next = g->next;
+            g->next = grown[g->eq_hash & (n - 1)];
+            grown[g->eq_hash & (n - 1)] = g;
+        }
+    }
+    free(idx->buckets);
+    idx->buckets = grown;
+    idx->nbuckets = n;
+}
+
+static void index_remove(collection_t *coll, group_t *g)
+{
+    eq_index_t *idx = g->index;
+    group_t **pp = &idx->buckets[g->eq_hash & (idx->nbuckets - 1)];
+
+    for (; *pp; pp = &(*pp)->next) {
+        if (*pp == g) {
+            *pp = g->next;
+            break;
+        }
+    }
+    g->index = NULL;
+    if (--idx->count > 0)
+        return;
+    for (eq_index_t **ip = &coll->indexes; *ip; ip = &(*ip)->next) {
+        if (*ip == idx) {
+            *ip = idx->next;
+            break;
+        }
+    }
+    free(idx->buckets);
+    free(idx);
 }
 
 /* Puts a subscription in the group it belongs to, creating the group with
@@ -556,6 +700,9 @@ int fanout_group_count(const pusher_t *p)
 static bool join_group(pusher_t *p, sub_t *s)
 {
     collection_t *coll = s->coll;
+    eq_index_t *idx;
+    filter_eq_t eq;
+    bool indexed;
     group_t *g;
     buf_t key;
 
@@ -563,7 +710,14 @@ static bool join_group(pusher_t *p, sub_t *s)
     group_key(s, &key);
     if (!buf_cstr(&key))
         return false;
-    for (g = coll->groups; g; g = g->next) {
+    /* An equal group has equal filters, so it sits where this one would. */
+    indexed = index_key(s, &eq);
+    idx = indexed ? index_find(coll, s->ts, &eq) : NULL;
+    if (idx)
+        g = idx->buckets[eq.hash & (idx->nbuckets - 1)];
+    else
+        g = indexed ? NULL : coll->groups;
+    for (; g; g = g->next) {
         if (strcmp(g->key, (char *)key.data) == 0)
             break;
     }
@@ -581,8 +735,17 @@ static bool join_group(pusher_t *p, sub_t *s)
         g->filter = s->filter;
         g->perm = s->perm;
         g->proj = s->proj;
-        g->next = coll->groups;
-        coll->groups = g;
+        if (indexed && (idx || (idx = index_new(coll, s->ts, &eq)))) {
+            g->index = idx;
+            g->eq_hash = eq.hash;
+            idx->count++;
+            index_grow(idx);
+            g->next = idx->buckets[eq.hash & (idx->nbuckets - 1)];
+            idx->buckets[eq.hash & (idx->nbuckets - 1)] = g;
+        } else {
+            g->next = coll->groups;
+            coll->groups = g;
+        }
     } else {
         filter_free(s->filter);
         filter_free(s->perm);
@@ -618,6 +781,11 @@ static void leave_group(sub_t *s)
     s->group = NULL;
     if (g->nmembers > 0)
         return;
+    if (g->index) {
+        index_remove(coll, g);
+        group_free(g);
+        return;
+    }
     for (group_t **pp = &coll->groups; *pp; pp = &(*pp)->next) {
         if (*pp == g) {
             *pp = g->next;

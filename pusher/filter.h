@@ -167,6 +167,31 @@ bool filter_matches_all(const filter_t *f);
  * to an array owned by f and returns how many there are. */
 int filter_columns(const filter_t *f, const int **cols);
 
+/* How a required value is compared, and so hashed. */
+typedef enum filter_eq_kind {
+    FILTER_EQ_INT,  /* the column's integer (value_t u.i) */
+    FILTER_EQ_TEXT, /* its bytes */
+    FILTER_EQ_UUID, /* its 128 bits */
+} filter_eq_kind_t;
+
+/* One value that a column of every matching row holds: a top-level _eq
+ * with a constant on an integer-like, text or uuid column.  With it,
+ * groups are found by a row's value instead of being tried one by one. */
+typedef struct filter_eq {
+    int col;
+    filter_eq_kind_t kind;
+    uint64_t hash;
+} filter_eq_t;
+
+/* Finds such an _eq in f (on the lowest column when there are several);
+ * false when there is none. */
+bool filter_required_eq(const filter_t *f, filter_eq_t *eq);
+
+/* Hashes a row's value as filter_required_eq hashes its constant.  false
+ * when the value is not set, or not of the kind (then no _eq of that kind
+ * can be ruled out by hash). */
+bool filter_value_hash(filter_eq_kind_t kind, const value_t *v, uint64_t *hash);
+
 /* Frees f; NULL is allowed. */
 void filter_free(filter_t *f);
 

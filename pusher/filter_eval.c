@@ -331,3 +331,96 @@ filter_result_t filter_eval(const filter_t *f, const value_t *row,
         return f->nodes[0].kind == FN_TRUE ? FILTER_TRUE : FILTER_UNKNOWN;
     return eval_node(f->nodes, row, now_us);
 }
+
+/* ---- required values ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= UINT64_C(0xff51afd7ed558ccd);
+    x ^= x >> 33;
+    x *= UINT64_C(0xc4ceb9fe1a85ec53);
+    return x ^ (x >> 33);
+}
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * UINT64_C(0x100000001b3);
+    return mix64(h);
+}
+
+static uint64_t hash_uuid(uint64_t hi, uint64_t lo)
+{
+    return mix64(hi ^ mix64(lo));
+}
+
+/* Equality leaves compare exactly as their hash does: FN_CMP_I64 reads the
+ * value's integer, text compares bytes, a uuid its parsed bits. */
+static bool eq_leaf(const fnode_t *n, filter_eq_t *eq)
+{
+    if (n->kind == FN_CMP_I64 && n->mask == CMP_EQ) {
+        eq->kind = FILTER_EQ_INT;
+        eq->hash = mix64((uint64_t)n->a.u.i);
+    } else if (n->kind == FN_CMP && n->mask == CMP_EQ && !n->a.is_now &&
+               n->type == COLTYPE_STRING) {
+        eq->kind = FILTER_EQ_TEXT;
+        eq->hash = hash_bytes(n->a.u.str.s, n->a.u.str.len);
+    } else if (n->kind == FN_CMP && n->mask == CMP_EQ && !n->a.is_now &&
+               n->type == COLTYPE_UUID) {
+        eq->kind = FILTER_EQ_UUID;
+        eq->hash = hash_uuid(n->a.u.uuid.hi, n->a.u.uuid.lo);
+    } else {
+        return false;
+    }
+    eq->col = n->col;
+    return true;
+}
+
+bool filter_required_eq(const filter_t *f, filter_eq_t *eq)
+{
+    const fnode_t *root, *kid;
+    bool found = false;
+
+    if (!f || f->nnodes == 0)
+        return false;
+    root = f->nodes;
+    if (root->kind != FN_AND)
+        return eq_leaf(root, eq);
+    /* The lowest column, so that the conditions' order does not matter. */
+    kid = root + 1;
+    for (uint32_t i = 0; i < root->count; i++) {
+        filter_eq_t this;
+
+        if (eq_leaf(kid, &this) && (!found || this.col < eq->col)) {
+            *eq = this;
+            found = true;
+        }
+        kid += kid->size;
+    }
+    return found;
+}
+
+bool filter_value_hash(filter_eq_kind_t kind, const value_t *v, uint64_t *hash)
+{
+    uint64_t hi, lo;
+
+    if (v->state != VALUE_SET)
+        return false;
+    switch (kind) {
+    case FILTER_EQ_INT:
+        *hash = mix64((uint64_t)v->u.i);
+        return true;
+    case FILTER_EQ_TEXT:
+        *hash = hash_bytes(v->u.s, v->len);
+        return true;
+    case FILTER_EQ_UUID:
+        if (!fuuid_parse(v->u.s, v->len, &hi, &lo))
+            return false;
+        *hash = hash_uuid(hi, lo);
+        return true;
+    }
+    return false;
+}

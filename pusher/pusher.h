@@ -60,11 +60,12 @@ struct collection {
     char *topic;            /* "cdc.public.articles" */
     table_schema_t *schema; /* latest version */
     int schema_id;
-    group_t *groups;    /* groups of live subscriptions */
-    sub_t *waiting;     /* subscriptions waiting for the topic */
-    int nsubs;          /* all subscriptions of the collection */
-    live_topic_t *live; /* consumption state; NULL while unused */
-    bool seen;          /* still listed by the registry */
+    group_t *groups;          /* live groups that no index holds */
+    struct eq_index *indexes; /* groups by the value their filters require */
+    sub_t *waiting;           /* subscriptions waiting for the topic */
+    int nsubs;                /* all subscriptions of the collection */
+    live_topic_t *live;       /* consumption state; NULL while unused */
+    bool seen;                /* still listed by the registry */
 };
 
 /* One partition as the live consumer has read it. */
@@ -138,7 +139,12 @@ struct group {
     sub_t **members;
     int nmembers;
     int cap;
-    group_t *next; /* in coll->groups */
+    group_t *next; /* in coll->groups, or in its index bucket */
+    /* A group whose filters require one value of a column is kept in an
+     * index of its collection by that value (fanout.c). */
+    struct eq_index *index; /* NULL: in coll->groups */
+    uint64_t eq_hash;
+    uint64_t visited; /* dispatch it was last tried in */
 };
 
 typedef enum sub_state {

@@ -22,6 +22,8 @@ const DURATION = quick ? 8 : 20;
 const WSLOAD = path.join(BUILD, 'bench', 'wsload');
 const SHARED = `subscription { articles_mutated(after: "") { key event data { id title views updated_at } } }`;
 const DISTINCT = `subscription { articles_mutated(after: "", filter: { views: { _gte: %d } }) { key event data { id views updated_at } } }`;
+// One row each, the "watch this item" pattern: found by value, not tried.
+const ONE_ROW = `subscription { articles_mutated(after: "", filter: { id: { _eq: %d } }) { key event data { id views updated_at } } }`;
 
 const scenarios = [
   { name: '1 subscriber', subs: 1, rate: 1000, query: SHARED },
@@ -30,6 +32,7 @@ const scenarios = [
   { name: '1,000 subscribers', subs: 1000, rate: 1000, query: SHARED },
   { name: '10,000 subscribers', subs: 10000, rate: 100, query: SHARED },
   { name: '10,000 distinct filters', subs: 10000, rate: 100, query: DISTINCT, vary: true },
+  { name: '10,000 distinct _eq filters', subs: 10000, rate: 1000, query: ONE_ROW, vary: true },
 ];
 
 function procStat(pid) {

@@ -184,6 +184,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (filter_eval(f, NULL, 0) == FILTER_FALSE)
         abort();
 
+    /* The pusher finds a group by the value its filter requires: a row the
+     * filter accepts must hash as that value, and the canonical text must
+     * require the same one. */
+    filter_eq_t eq, eq2;
+
+    if (filter_required_eq(f, &eq)) {
+        if (!filter_required_eq(again, &eq2) || eq.col != eq2.col ||
+            eq.kind != eq2.kind || eq.hash != eq2.hash)
+            abort();
+        for (int r = 0; r < NROWS; r++) {
+            uint64_t hash;
+
+            if (filter_eval(f, rows[r], times[0]) == FILTER_TRUE &&
+                (!filter_value_hash(eq.kind, &rows[r][eq.col], &hash) ||
+                 hash != eq.hash)) {
+                fprintf(stderr, "row %d matches %.*s but not its index\n", r,
+                        (int)canon.len, (const char *)canon.data);
+                abort();
+            }
+        }
+    } else if (filter_required_eq(again, &eq2)) {
+        abort();
+    }
+
     const int *cols;
     int ncols = filter_columns(f, &cols);
 

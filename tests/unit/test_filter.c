@@ -1286,6 +1286,85 @@ static void test_api(void **state)
     filter_free(NULL);
 }
 
+/* The value a filter requires, and the hash a row's value must share for
+ * the filter to match it. */
+static void test_required_eq(void **state)
+{
+    static const struct {
+        const char *filter;
+        const char *column; /* NULL: no required value */
+        filter_eq_kind_t kind;
+        value_t equal;  /* a row value the filter accepts */
+        value_t differ; /* one it refuses */
+    } cases[] = {
+        {"{\"id\": {\"_eq\": 5}}", "id", FILTER_EQ_INT, V_I(5), V_I(6)},
+        {"{\"n\": {\"_eq\": \"-9\"}}", "n", FILTER_EQ_INT, V_I(-9), V_I(9)},
+        {"{\"day\": {\"_eq\": \"2024-05-31\"}}", "day", FILTER_EQ_INT, V_I(DAY),
+         V_I(DAY + 1)},
+        {"{\"title\": {\"_eq\": \"Ärger\"}}", "title", FILTER_EQ_TEXT,
+         V_S("Ärger"), V_S("ärger")},
+        {"{\"title\": {\"_eq\": \"\"}}", "title", FILTER_EQ_TEXT, V_S(""),
+         V_S(" ")},
+        {"{\"owner\": {\"_eq\": \"A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11\"}}",
+         "owner", FILTER_EQ_UUID, V_S(USER),
+         V_S("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a12")},
+        /* Several: the lowest column, whatever the order. */
+        {"{\"title\": {\"_eq\": \"x\"}, \"id\": {\"_eq\": 3}}", "id",
+         FILTER_EQ_INT, V_I(3), V_I(4)},
+        {"{\"_and\": [{\"n\": {\"_gt\": 1}}, {\"title\": {\"_eq\": "
+         "\"x\"}}]}",
+         "title", FILTER_EQ_TEXT, V_S("x"), V_S("y")},
+        {"{\"id\": {\"_gt\": 5}}", NULL, 0, V_NULL, V_NULL},
+        {"{\"id\": {\"_neq\": 5}}", NULL, 0, V_NULL, V_NULL},
+        {"{\"_or\": [{\"id\": {\"_eq\": 1}}, {\"id\": {\"_eq\": 2}}]}", NULL, 0,
+         V_NULL, V_NULL},
+        {"{\"d\": {\"_eq\": 1.5}}", NULL, 0, V_NULL, V_NULL},
+        {"{\"tz\": {\"_eq\": \"$NOW\"}}", NULL, 0, V_NULL, V_NULL},
+        {"{\"title\": {\"_ieq\": \"x\"}}", NULL, 0, V_NULL, V_NULL},
+    };
+    char err[512];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        filter_t *f = compile(cases[i].filter, NULL, err, sizeof(err));
+        filter_eq_t eq;
+        uint64_t hash;
+        value_t row[NCOLS];
+
+        assert_non_null(f);
+        if (!cases[i].column) {
+            assert_false(filter_required_eq(f, &eq));
+            filter_free(f);
+            continue;
+        }
+        assert_true(filter_required_eq(f, &eq));
+        assert_int_equal(eq.col, col_index(cases[i].column));
+        assert_int_equal(eq.kind, cases[i].kind);
+
+        /* What the filter accepts hashes alike; what it refuses differs. */
+        for (int c = 0; c < NCOLS; c++)
+            row[c] = (value_t)V_NULL;
+        row[eq.col] = cases[i].equal;
+        if (strstr(cases[i].filter, "\"n\": {\"_gt\""))
+            row[col_index("n")] = (value_t)V_I(2);
+        if (strstr(cases[i].filter, "\"title\": {\"_eq\": \"x\"}, "))
+            row[col_index("title")] = (value_t)V_S("x");
+        assert_int_equal(filter_eval(f, row, NOW), FILTER_TRUE);
+        assert_true(filter_value_hash(eq.kind, &cases[i].equal, &hash));
+        assert_true(hash == eq.hash);
+        assert_true(filter_value_hash(eq.kind, &cases[i].differ, &hash));
+        assert_true(hash != eq.hash);
+
+        /* Null and unsent values have no hash. */
+        row[0] = (value_t)V_NULL;
+        assert_false(filter_value_hash(eq.kind, &row[0], &hash));
+        row[0] = (value_t)V_UNCH;
+        assert_false(filter_value_hash(eq.kind, &row[0], &hash));
+        filter_free(f);
+    }
+    assert_false(filter_required_eq(NULL, &(filter_eq_t){0}));
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -1317,6 +1396,7 @@ int main(void)
         cmocka_unit_test(test_canonical),
         cmocka_unit_test(test_canonical_text),
         cmocka_unit_test(test_api),
+        cmocka_unit_test(test_required_eq),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

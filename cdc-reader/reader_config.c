@@ -2,7 +2,6 @@
 #include "reader_config.h"
 
 #include "config.h"
-#include "log.h"
 #include "reader.h"
 
 #include <stdio.h>
@@ -42,7 +41,6 @@ const config_setting_t reader_settings[] = {
 
 bool reader_config_load(reader_config_t *s, char *err, size_t errlen)
 {
-    log_level_t level;
     const char *snapshot;
 
     s->dburl = config_get("CDC_DATABASE_URL");
@@ -67,15 +65,8 @@ bool reader_config_load(reader_config_t *s, char *err, size_t errlen)
         return false;
     }
     s->snapshot_initial = strcmp(snapshot, "initial") == 0;
-    if (!log_parse_level(config_get_or("CDC_LOG_LEVEL", "info"), &level)) {
-        snprintf(err, errlen,
-                 "CDC_LOG_LEVEL=\"%s\" is not valid: give "
-                 "debug, info, warning or error",
-                 config_get("CDC_LOG_LEVEL"));
+    if (!config_apply_logging(err, errlen))
         return false;
-    }
-    log_set_level(level);
-    log_set_debug_facilities(config_get_or("CDC_LOG_DEBUG", ""));
     return config_get_long("CDC_SNAPSHOT_CHUNK_ROWS", 1000, 1, 1000000,
                            &s->chunk_rows, err, errlen) &&
            config_get_long("CDC_TOPIC_PARTITIONS", 4, 1, 10000, &s->partitions,

@@ -383,3 +383,19 @@ int config_parse_args(int argc, char **argv, const char *program,
     }
     return 0;
 }
+
+bool config_apply_logging(char *err, size_t errlen)
+{
+    log_level_t level;
+
+    if (!log_parse_level(config_get_or("CDC_LOG_LEVEL", "info"), &level)) {
+        snprintf(err, errlen,
+                 "CDC_LOG_LEVEL=\"%s\" is not valid: give "
+                 "debug, info, warning or error",
+                 config_get("CDC_LOG_LEVEL"));
+        return false;
+    }
+    log_set_level(level);
+    log_set_debug_facilities(config_get_or("CDC_LOG_DEBUG", ""));
+    return true;
+}

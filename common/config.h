@@ -56,4 +56,8 @@ void config_warn_unknown(const config_setting_t *settings,
 /* Frees what config_load_file loaded. */
 void config_reset(void);
 
+/* Applies CDC_LOG_LEVEL and CDC_LOG_DEBUG to the log; false with a message
+ * when the level is not one the log knows. */
+bool config_apply_logging(char *err, size_t errlen);
+
 #endif

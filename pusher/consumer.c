@@ -172,23 +172,19 @@ bool consumer_position(const rd_kafka_message_t *m, wire_position_t *pos)
            value && wire_position_parse(value, size, pos);
 }
 
+static void cursor_part_of_live(const void *arg, int i, cursor_part_t *out)
+{
+    const live_part_t *part = &((const live_topic_t *)arg)->parts[i];
+
+    out->next_offset = part->next_offset;
+    out->last_pos = part->last_pos;
+    out->max_pos = part->max_pos;
+}
+
 void consumer_cursor(pusher_t *p, const live_topic_t *lt, buf_t *out)
 {
-    cursor_part_t parts[256], *many = NULL, *use = parts;
-
-    if (lt->nparts > 256) {
-        many = malloc((size_t)lt->nparts * sizeof(*many));
-        if (!many)
-            return;
-        use = many;
-    }
-    for (int i = 0; i < lt->nparts; i++) {
-        use[i].next_offset = lt->parts[i].next_offset;
-        use[i].last_pos = lt->parts[i].last_pos;
-        use[i].max_pos = lt->parts[i].max_pos;
-    }
-    cursor_encode(lt->hash, use, lt->nparts, p->cursor_key, out);
-    free(many);
+    cursor_encode_from(lt->hash, lt->nparts, cursor_part_of_live, lt,
+                       p->cursor_key, out);
 }
 
 /* The topic is ready: waiting subscriptions start from here. */

@@ -145,8 +145,9 @@ bool cursor_seal(const uint8_t *body, size_t len,
     return true;
 }
 
-bool cursor_encode(const uint8_t topic_hash[8], const cursor_part_t *parts,
-                   int nparts, const uint8_t key[CURSOR_KEY_SIZE], buf_t *out)
+bool cursor_encode_from(const uint8_t topic_hash[8], int nparts,
+                        cursor_part_fn get, const void *arg,
+                        const uint8_t key[CURSOR_KEY_SIZE], buf_t *out)
 {
     /* Every event carries a cursor: most topics fit on the stack. */
     uint8_t small[1 + 8 + 10 + 64 * 61], *raw = small;
@@ -162,21 +163,35 @@ bool cursor_encode(const uint8_t topic_hash[8], const cursor_part_t *parts,
     n += 8;
     put_varint(raw, &n, (uint64_t)nparts);
     for (int i = 0; i < nparts; i++) {
-        put_varint(raw, &n, (uint64_t)parts[i].next_offset);
-        put_varint(raw, &n, parts[i].last_pos.commit_lsn);
-        put_varint(raw, &n, parts[i].last_pos.seq);
-        if (wire_position_cmp(&parts[i].max_pos, &parts[i].last_pos) == 0) {
+        cursor_part_t part;
+
+        get(arg, i, &part);
+        put_varint(raw, &n, (uint64_t)part.next_offset);
+        put_varint(raw, &n, part.last_pos.commit_lsn);
+        put_varint(raw, &n, part.last_pos.seq);
+        if (wire_position_cmp(&part.max_pos, &part.last_pos) == 0) {
             raw[n++] = 0;
         } else {
             raw[n++] = 1;
-            put_varint(raw, &n, parts[i].max_pos.commit_lsn);
-            put_varint(raw, &n, parts[i].max_pos.seq);
+            put_varint(raw, &n, part.max_pos.commit_lsn);
+            put_varint(raw, &n, part.max_pos.seq);
         }
     }
     ok = cursor_seal(raw, n, key, out);
     if (raw != small)
         free(raw);
     return ok;
+}
+
+static void array_part(const void *arg, int i, cursor_part_t *out)
+{
+    *out = ((const cursor_part_t *)arg)[i];
+}
+
+bool cursor_encode(const uint8_t topic_hash[8], const cursor_part_t *parts,
+                   int nparts, const uint8_t key[CURSOR_KEY_SIZE], buf_t *out)
+{
+    return cursor_encode_from(topic_hash, nparts, array_part, parts, key, out);
 }
 
 static int b64val(char c)

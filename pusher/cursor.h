@@ -51,6 +51,13 @@ void cursor_topic_hash(const char *topic, uint8_t out[8]);
 bool cursor_encode(const uint8_t topic_hash[8], const cursor_part_t *parts,
                    int nparts, const uint8_t key[CURSOR_KEY_SIZE], buf_t *out);
 
+/* The same, reading partition i through get(arg, i, out): for callers
+ * that keep partitions in a structure of their own. */
+typedef void (*cursor_part_fn)(const void *arg, int i, cursor_part_t *out);
+bool cursor_encode_from(const uint8_t topic_hash[8], int nparts,
+                        cursor_part_fn get, const void *arg,
+                        const uint8_t key[CURSOR_KEY_SIZE], buf_t *out);
+
 /* Appends the text of a cursor whose unsigned bytes are body: signs them
  * and encodes the whole.  cursor_encode builds the body; tests and fuzz
  * targets pass bodies of their own.  False when out cannot grow. */

@@ -268,24 +268,20 @@ void replay_counts(const pusher_t *p, int *running, int *queued)
     }
 }
 
+static void cursor_part_of_replay(const void *arg, int i, cursor_part_t *out)
+{
+    const replay_part_t *part = &((const replay_t *)arg)->parts[i];
+
+    out->next_offset = part->next;
+    out->last_pos = part->last_pos;
+    out->max_pos = part->max_pos;
+}
+
 static void encode_cursor(pusher_t *p, replay_t *r)
 {
-    cursor_part_t parts[256], *many = NULL, *use = parts;
-
     buf_reset(&r->cursor);
-    if (r->nparts > 256) {
-        many = malloc((size_t)r->nparts * sizeof(*many));
-        if (!many)
-            return;
-        use = many;
-    }
-    for (int i = 0; i < r->nparts; i++) {
-        use[i].next_offset = r->parts[i].next;
-        use[i].last_pos = r->parts[i].last_pos;
-        use[i].max_pos = r->parts[i].max_pos;
-    }
-    cursor_encode(r->hash, use, r->nparts, p->cursor_key, &r->cursor);
-    free(many);
+    cursor_encode_from(r->hash, r->nparts, cursor_part_of_replay, r,
+                       p->cursor_key, &r->cursor);
 }
 
 /* Ends the subscription with an error; the replay goes with it. */

@@ -111,8 +111,6 @@ static bool parse_auth_mode(const char *name, auth_mode_t *out, char *err,
 
 static bool load_settings(pusher_settings_t *s, char *err, size_t errlen)
 {
-    log_level_t level;
-
     s->listen = config_get_or("CDC_PUSHER_LISTEN", "127.0.0.1:8055");
     s->prefix = config_get_or("CDC_TOPIC_PREFIX", "cdc");
     s->registry_url =
@@ -121,15 +119,8 @@ static bool load_settings(pusher_settings_t *s, char *err, size_t errlen)
     s->secret = config_get_or("CDC_SECRET", "");
     s->issuer = config_get_or("CDC_JWT_ISSUER", "");
     s->permissions_path = config_get_or("CDC_PERMISSIONS", "");
-    if (!log_parse_level(config_get_or("CDC_LOG_LEVEL", "info"), &level)) {
-        snprintf(err, errlen,
-                 "CDC_LOG_LEVEL=\"%s\" is not valid: give "
-                 "debug, info, warning or error",
-                 config_get("CDC_LOG_LEVEL"));
+    if (!config_apply_logging(err, errlen))
         return false;
-    }
-    log_set_level(level);
-    log_set_debug_facilities(config_get_or("CDC_LOG_DEBUG", ""));
     return parse_auth_mode("CDC_GRAPHQL_AUTH", &s->graphql_auth, err, errlen) &&
            parse_auth_mode("CDC_REALTIME_AUTH", &s->realtime_auth, err,
                            errlen) &&

@@ -1,6 +1,7 @@
 /* Config files: NAME=value lines, comments, quotes, and refusals that say
  * which line is wrong. */
 #include "config.h"
+#include "log.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -76,11 +77,37 @@ static void test_bad_files(void **state)
     unlink(write_tmp(""));
 }
 
+/* CDC_LOG_LEVEL and CDC_LOG_DEBUG reach the log; a wrong level is named. */
+static void test_logging(void **state)
+{
+    char err[256];
+
+    (void)state;
+    setenv("CDC_LOG_LEVEL", "warning", 1);
+    setenv("CDC_LOG_DEBUG", "kafka", 1);
+    assert_true(config_apply_logging(err, sizeof(err)));
+    assert_true(log_debug_facility("kafka"));
+    assert_false(log_debug_facility("lws"));
+    assert_false(log_enabled(LOG_INFO));
+    assert_true(log_enabled(LOG_WARNING));
+
+    setenv("CDC_LOG_LEVEL", "loud", 1);
+    assert_false(config_apply_logging(err, sizeof(err)));
+    assert_string_equal(err, "CDC_LOG_LEVEL=\"loud\" is not valid: give "
+                             "debug, info, warning or error");
+    unsetenv("CDC_LOG_LEVEL");
+    unsetenv("CDC_LOG_DEBUG");
+    assert_true(config_apply_logging(err, sizeof(err)));
+    assert_false(log_debug_facility("kafka"));
+    assert_true(log_enabled(LOG_INFO));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_file),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_logging),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
